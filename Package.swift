@@ -1,0 +1,109 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "kafka-rag",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gateway", targets: ["Gateway"]),
+        .executable(name: "embedder", targets: ["Embedder"]),
+        .executable(name: "rag-chain", targets: ["RagChain"]),
+        .executable(name: "outbox-relay", targets: ["OutboxRelay"]),
+        .executable(name: "review-sampler", targets: ["ReviewSampler"]),
+        .executable(name: "ragctl", targets: ["RagCtl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries: a module map and a shim header each, nothing else.
+        .systemLibrary(name: "CRdKafka", path: "Shared/CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Shared libraries: the plumbing every worker stands on.
+        .target(
+            name: "Messaging",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Shared/Messaging"
+        ),
+        .target(
+            name: "Persistence",
+            dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")],
+            path: "Shared/Persistence",
+            resources: [.copy("Migrations")]
+        ),
+        .target(
+            name: "ModelClients",
+            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+            path: "Shared/ModelClients"
+        ),
+        .target(name: "MiniLM", dependencies: ["CBLAS"], path: "Shared/MiniLM"),
+        .target(
+            name: "WorkerRuntime",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/WorkerRuntime"
+        ),
+
+        // Workers: main.swift wires config → clients → ServiceGroup; <Name>Service.swift holds the flow.
+        .executableTarget(name: "Gateway", dependencies: ["WorkerRuntime", "Messaging"], path: "Services/gateway"),
+        .executableTarget(name: "Embedder", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/embedder"),
+        .executableTarget(name: "RagChain", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/rag-chain"),
+        .executableTarget(name: "OutboxRelay", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/outbox-relay"),
+        .executableTarget(name: "ReviewSampler", dependencies: ["WorkerRuntime", "Messaging"], path: "Services/review-sampler"),
+        .executableTarget(
+            name: "RagCtl",
+            dependencies: [
+                "Messaging", "Persistence", "MiniLM", "WorkerRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Services/ragctl"
+        ),
+
+        // Tests mirror the Shared targets. Integration tests need the services `make test` starts.
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging", "ModelClients"], path: "Tests/MessagingTests"),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], path: "Tests/PersistenceTests"),
+        .testTarget(
+            name: "ModelClientsTests",
+            dependencies: ["ModelClients", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Tests/ModelClientsTests"
+        ),
+        .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests"),
+        .testTarget(
+            name: "WorkerRuntimeTests",
+            dependencies: [
+                "WorkerRuntime",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/WorkerRuntimeTests"
+        ),
+    ]
+)
+
+// One set of Swift settings for every Swift target.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+    ]
+}
