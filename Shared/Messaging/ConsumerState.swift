@@ -1,0 +1,117 @@
+/// The consumer's bookkeeping, guarded by one lock: which partitions it owns, what is in flight, what
+/// is paused, and what was asked to be committed. Pure logic; the poll thread turns its answers into
+/// librdkafka calls outside the lock.
+struct ConsumerState {
+    struct Partition {
+        /// Distinguishes this assignment from an earlier one of the same partition, so late completions
+        /// of revoked work never touch the new owner's bookkeeping.
+        let generation: UInt64
+        var tracker = PartitionOffsetTracker()
+        var paused = false
+        var revoking = false
+        var lastCommitRequested: Int64?
+    }
+
+    var partitions: [KafkaTopicPartition: Partition] = [:]
+    var nextGeneration: UInt64 = 1
+    var totalInFlight = 0
+    /// Every partition is paused because the total bound was reached.
+    var pausedForTotal = false
+    var stopRequested = false
+    var abandonInFlight = false
+    var crashRequested = false
+    /// Set (under the lock) before the handle is destroyed, so completions stop waking the poll loop.
+    var handleClosed = false
+    var rebalanceEvents = 0
+    var confirmedCommits: [KafkaTopicPartition: Int64] = [:]
+    var fatalError: KafkaError?
+
+    /// Registers a fetched record for processing. Returns its generation, or nil to drop it
+    /// (partition no longer owned, being revoked, or the consumer is stopping).
+    mutating func start(_ record: KafkaRecord) -> UInt64? {
+        let topicPartition = record.topicPartition
+        guard !stopRequested, var partition = partitions[topicPartition], !partition.revoking else { return nil }
+        partition.tracker.started(record.offset)
+        partitions[topicPartition] = partition
+        totalInFlight += 1
+        return partition.generation
+    }
+
+    /// Marks a record finished. Returns true when the poll loop should wake up now (a paused partition
+    /// may resume, or shutdown is waiting for the last record).
+    mutating func finish(_ topicPartition: KafkaTopicPartition, offset: Int64, generation: UInt64, limits: Limits) -> Bool {
+        guard var partition = partitions[topicPartition], partition.generation == generation,
+              partition.tracker.finished(offset) else { return false }
+        partitions[topicPartition] = partition
+        totalInFlight -= 1
+        return (partition.paused && partition.tracker.inFlight <= limits.perPartition / 2)
+            || (pausedForTotal && totalInFlight <= limits.total / 2)
+            || (stopRequested && totalInFlight == 0)
+    }
+
+    func isCurrent(_ topicPartition: KafkaTopicPartition, generation: UInt64) -> Bool {
+        guard let partition = partitions[topicPartition] else { return false }
+        return partition.generation == generation && !partition.revoking && !crashRequested
+    }
+
+    struct Limits {
+        var total: Int
+        var perPartition: Int
+    }
+
+    /// Decides which partitions to pause and which to resume, with hysteresis: a partition pauses at its
+    /// bound and resumes at half of it, and likewise all of them for the total bound.
+    mutating func pauseResumeChanges(limits: Limits) -> (pause: [KafkaTopicPartition], resume: [KafkaTopicPartition]) {
+        if totalInFlight >= limits.total {
+            pausedForTotal = true
+        } else if pausedForTotal && totalInFlight <= limits.total / 2 {
+            pausedForTotal = false
+        }
+        var pause: [KafkaTopicPartition] = []
+        var resume: [KafkaTopicPartition] = []
+        for (topicPartition, partition) in partitions {
+            let inFlight = partition.tracker.inFlight
+            let overBound = inFlight >= limits.perPartition || (partition.paused && inFlight > limits.perPartition / 2)
+            let shouldPause = stopRequested || partition.revoking || pausedForTotal || overBound
+            if shouldPause != partition.paused {
+                partitions[topicPartition]!.paused = shouldPause
+                if shouldPause { pause.append(topicPartition) } else { resume.append(topicPartition) }
+            }
+        }
+        return (pause, resume)
+    }
+
+    /// Offsets that moved since they were last sent for commit; records them as requested.
+    mutating func takeCommittableOffsets(of selection: Set<KafkaTopicPartition>? = nil) -> [(KafkaTopicPartition, Int64)] {
+        var offsets: [(KafkaTopicPartition, Int64)] = []
+        for (topicPartition, partition) in partitions where selection?.contains(topicPartition) ?? true {
+            guard let offset = partition.tracker.committableOffset,
+                  offset > (partition.lastCommitRequested ?? Int64.min) else { continue }
+            partitions[topicPartition]!.lastCommitRequested = offset
+            offsets.append((topicPartition, offset))
+        }
+        return offsets
+    }
+
+    /// Records the broker's answer to a commit. A failed partition is committed again on the next tick.
+    mutating func commitCompleted(_ topicPartition: KafkaTopicPartition, offset: Int64, succeeded: Bool) {
+        if succeeded {
+            confirmedCommits[topicPartition] = max(confirmedCommits[topicPartition] ?? Int64.min, offset)
+        } else if partitions[topicPartition]?.lastCommitRequested == offset {
+            partitions[topicPartition]!.lastCommitRequested = nil
+        }
+    }
+
+    /// Forgets revoked partitions; their late completions will find no matching generation.
+    mutating func remove(_ revoked: [KafkaTopicPartition]) {
+        for topicPartition in revoked {
+            if let partition = partitions.removeValue(forKey: topicPartition) {
+                totalInFlight -= partition.tracker.inFlight
+            }
+        }
+    }
+
+    func inFlight(of selection: [KafkaTopicPartition]) -> Int {
+        selection.reduce(0) { $0 + (partitions[$1]?.tracker.inFlight ?? 0) }
+    }
+}
