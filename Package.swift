@@ -80,7 +80,7 @@ let package = Package(
         ),
 
         // Tests mirror the Shared targets. Integration tests need the services `make test` starts.
-        .testTarget(name: "MessagingTests", dependencies: ["Messaging", "ModelClients"], path: "Tests/MessagingTests"),
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging"], path: "Tests/MessagingTests"),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], path: "Tests/PersistenceTests"),
         .testTarget(
             name: "ModelClientsTests",
