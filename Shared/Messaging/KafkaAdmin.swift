@@ -1,0 +1,123 @@
+import CRdKafka
+public import Logging
+
+/// Cluster administration over a short-lived librdkafka handle: topic creation (real Kafka; the local
+/// mock broker pre-creates topics instead), committed offsets of a group, and partition watermarks.
+///
+/// Every call blocks for at most `timeout` on a Dispatch thread, never on the cooperative pool.
+public struct KafkaAdmin: Sendable {
+    public var bootstrapServers: String
+    public var timeout: Duration
+    private let logger: Logger
+
+    public init(bootstrapServers: String, timeout: Duration = .seconds(15), logger: Logger) {
+        self.bootstrapServers = bootstrapServers
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Creates the topics; a topic that already exists is left as it is.
+    public func createTopics(_ specs: [KafkaTopicSpec]) async throws {
+        let timeoutMs = Int32(clamping: timeout.milliseconds)
+        let client = try makeClient(type: RD_KAFKA_PRODUCER, extra: [:])
+        defer { client.destroy() }
+        try await runBlocking {
+            var newTopics: [OpaquePointer?] = []
+            defer { newTopics.forEach { rd_kafka_NewTopic_destroy($0) } }
+            var errorText = [CChar](repeating: 0, count: 512)
+            for spec in specs {
+                guard let topic = rd_kafka_NewTopic_new(spec.name, spec.partitions, Int32(spec.replicationFactor), &errorText, errorText.count) else {
+                    throw KafkaError.configuration("topic \(spec.name): \(String(errorBuffer: errorText))")
+                }
+                newTopics.append(topic)
+                for (name, value) in spec.configs.sorted(by: { $0.key < $1.key }) {
+                    rd_kafka_NewTopic_set_config(topic, name, value)
+                }
+            }
+            let queue = rd_kafka_queue_new(client.handle)
+            defer { rd_kafka_queue_destroy(queue) }
+            let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMs, &errorText, errorText.count)
+            rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, &errorText, errorText.count)
+            newTopics.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_CreateTopics(client.handle, buffer.baseAddress, buffer.count, options, queue)
+            }
+            guard let event = rd_kafka_queue_poll(queue, timeoutMs + 1000) else {
+                throw KafkaError.timedOut("CreateTopics got no answer within \(timeoutMs) ms")
+            }
+            defer { rd_kafka_event_destroy(event) }
+            let eventError = rd_kafka_event_error(event)
+            guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(eventError, message: rd_kafka_event_error_string(event).map { String(cString: $0) })
+            }
+            var count = 0
+            let results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count)
+            for index in 0..<count {
+                guard let result = results?[index] else { continue }
+                let err = rd_kafka_topic_result_error(result)
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
+                    throw KafkaError(err, message: "topic \(String(cString: rd_kafka_topic_result_name(result))): "
+                        + (rd_kafka_topic_result_error_string(result).map { String(cString: $0) } ?? ""))
+                }
+            }
+        }
+        logger.info("topics ensured", metadata: ["topics": "\(specs.map(\.name))"])
+    }
+
+    /// The offsets `group` has committed for the given partitions (nil where it has none).
+    public func committedOffsets(group: String, partitions: [KafkaTopicPartition]) async throws -> [KafkaTopicPartition: Int64?] {
+        let timeoutMs = Int32(clamping: timeout.milliseconds)
+        let client = try makeClient(type: RD_KAFKA_CONSUMER, extra: ["group.id": group, "enable.auto.commit": "false"])
+        defer { client.destroy(flags: RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE) }
+        return try await runBlocking {
+            try withPartitionList(partitions.map { ($0, RAG_KAFKA_OFFSET_INVALID) }) { list in
+                let err = rd_kafka_committed(client.handle, list, timeoutMs)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err) }
+                var offsets: [KafkaTopicPartition: Int64?] = [:]
+                for (topicPartition, offset) in list.entries {
+                    offsets[topicPartition] = offset >= 0 ? offset : nil
+                }
+                return offsets
+            }
+        }
+    }
+
+    /// The low and high watermarks (first offset, next offset to be written) of a partition.
+    public func watermarks(_ topicPartition: KafkaTopicPartition) async throws -> (low: Int64, high: Int64) {
+        let timeoutMs = Int32(clamping: timeout.milliseconds)
+        let client = try makeClient(type: RD_KAFKA_PRODUCER, extra: [:])
+        defer { client.destroy() }
+        return try await runBlocking {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let err = rd_kafka_query_watermark_offsets(client.handle, topicPartition.topic, topicPartition.partition, &low, &high, timeoutMs)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err) }
+            return (low, high)
+        }
+    }
+
+    /// The number of partitions of `topic`, from cluster metadata.
+    public func partitionCount(of topic: String) async throws -> Int32 {
+        let timeoutMs = Int32(clamping: timeout.milliseconds)
+        let client = try makeClient(type: RD_KAFKA_PRODUCER, extra: [:])
+        defer { client.destroy() }
+        return try await runBlocking {
+            let topicHandle = rd_kafka_topic_new(client.handle, topic, nil)
+            defer { rd_kafka_topic_destroy(topicHandle) }
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(client.handle, 0, topicHandle, &metadata, timeoutMs)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err) }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            guard metadata.pointee.topic_cnt == 1 else { throw KafkaError(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) }
+            let topicMetadata = metadata.pointee.topics[0]
+            guard topicMetadata.err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(topicMetadata.err) }
+            return topicMetadata.partition_cnt
+        }
+    }
+
+    private func makeClient(type: rd_kafka_type_t, extra: [String: String]) throws -> RDKafkaClient {
+        let properties = ["bootstrap.servers": bootstrapServers].merging(extra) { _, new in new }
+        return try RDKafkaClient(type: type, properties: properties, callbacks: RDKafkaCallbacks(logger: logger))
+    }
+}
