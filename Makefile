@@ -29,5 +29,17 @@ deps: .data/deps.stamp
 build: deps
 	swift build
 
+## test: every unit and integration test against a local broker and Postgres started for the run.
+test: deps
+	scripts/test.sh
+
+## dev: the local stack (broker, Postgres, all workers), logs prefixed per process; Ctrl-C stops it.
+dev: deps
+	scripts/dev.sh
+
+## bench: the benchmarks, printing their figures.
+bench: deps
+	scripts/bench-minilm.sh
+
 clean:
 	rm -rf .build .run .data

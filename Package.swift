@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -52,6 +53,12 @@ let package = Package(
         ),
         .target(name: "MiniLM", dependencies: ["CBLAS"], path: "Shared/MiniLM"),
         .target(
+            name: "Auth",
+            dependencies: [.product(name: "JWTKit", package: "jwt-kit"), .product(name: "Logging", package: "swift-log")],
+            path: "Shared/Auth"
+        ),
+        .target(name: "Schemas", path: "Shared/Schemas", resources: [.copy("JSON")]),
+        .target(
             name: "WorkerRuntime",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -64,7 +71,7 @@ let package = Package(
         ),
 
         // Workers: main.swift wires config → clients → ServiceGroup; <Name>Service.swift holds the flow.
-        .executableTarget(name: "Gateway", dependencies: ["WorkerRuntime", "Messaging"], path: "Services/gateway"),
+        .executableTarget(name: "Gateway", dependencies: ["WorkerRuntime", "Messaging", "Auth", "Schemas"], path: "Services/gateway"),
         .executableTarget(name: "Embedder", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/embedder"),
         .executableTarget(name: "RagChain", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/rag-chain"),
         .executableTarget(name: "OutboxRelay", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/outbox-relay"),
@@ -72,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "RagCtl",
             dependencies: [
-                "Messaging", "Persistence", "MiniLM", "WorkerRuntime",
+                "Messaging", "Persistence", "MiniLM", "WorkerRuntime", "Auth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
@@ -88,6 +95,8 @@ let package = Package(
             path: "Tests/ModelClientsTests"
         ),
         .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests"),
+        .testTarget(name: "AuthTests", dependencies: ["Auth"], path: "Tests/AuthTests"),
+        .testTarget(name: "SchemasTests", dependencies: ["Schemas"], path: "Tests/SchemasTests"),
         .testTarget(
             name: "WorkerRuntimeTests",
             dependencies: [

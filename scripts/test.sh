@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make test`: builds everything, starts the local broker and Postgres on free ports, runs every test
+# (unit and integration) against them, and stops them again. Extra arguments go to `swift test`,
+# e.g. `scripts/test.sh --filter MessagingTests`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# A real Kafka can be given as KAFKA_BOOTSTRAP_SERVERS (or RAG_KAFKA_BOOTSTRAP_SERVERS).
+if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && [ -z "${RAG_KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+  export RAG_KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS
+fi
+
+swift build                # the executables: tests launch ragctl and the workers
+swift build --build-tests
+
+run_dir=.run/test
+scripts/services.sh stop "$run_dir" > /dev/null 2>&1 || true
+trap 'scripts/services.sh stop "$run_dir"' EXIT
+scripts/services.sh start "$run_dir"
+# shellcheck disable=SC1091
+source "$run_dir/env"
+
+swift test --skip-build "$@"
