@@ -1,0 +1,151 @@
+import CLibPQ
+import Foundation
+
+/// Helpers over libpq's C API: copying results out of C memory and turning failures into `PostgresError`.
+///
+/// Every function here must be called on the thread that currently owns the `PGconn` (the connection's
+/// serial queue, or the listener's thread); none of them blocks except where noted.
+enum LibPQ {
+    /// Opens a session with the blocking `PQconnectdbParams`; frees the `PGconn` again when it failed.
+    ///
+    /// `defaults` are settings the connection string may override (e.g. `connect_timeout`), and so are the
+    /// session defaults the decoders expect (`TimeZone=UTC`, `DateStyle=ISO`); UTF-8 client encoding is
+    /// forced. (Keywords before an expanded `dbname` yield to the string's settings, those after it win.)
+    static func connect(_ connectionString: String, defaults: [(String, String)]) throws(PostgresError) -> OpaquePointer {
+        let settings = defaults + [
+            ("options", "-c TimeZone=UTC -c DateStyle=ISO,YMD"),
+            ("dbname", connectionString),
+            ("client_encoding", "UTF8"),
+        ]
+        let keywords: [UnsafeMutablePointer<CChar>?] = settings.map { strdup($0.0) } + [nil]
+        let values: [UnsafeMutablePointer<CChar>?] = settings.map { strdup($0.1) } + [nil]
+        defer {
+            for pointer in keywords { free(pointer) }
+            for pointer in values { free(pointer) }
+        }
+        let keywordPointers = keywords.map { $0.map { UnsafePointer($0) } }
+        let valuePointers = values.map { $0.map { UnsafePointer($0) } }
+        guard let handle = PQconnectdbParams(keywordPointers, valuePointers, 1) else {
+            throw PostgresError(code: .connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = trimmed(string(PQerrorMessage(handle))) ?? "connection failed"
+            PQfinish(handle)  // a failed PQconnectdb still allocated the PGconn
+            throw PostgresError(code: .connectionFailed, message: message, isConnectionFailure: true)
+        }
+        return handle
+    }
+
+    /// Quotes an identifier (channel or table name) with `PQescapeIdentifier`.
+    static func quoteIdentifier(_ connection: OpaquePointer, _ identifier: String) throws(PostgresError) -> String {
+        let utf8Count = identifier.utf8.count
+        guard let quoted = PQescapeIdentifier(connection, identifier, utf8Count) else {
+            throw PostgresError(code: .encoding, message: trimmed(string(PQerrorMessage(connection))) ?? "cannot quote identifier")
+        }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
+    }
+
+    /// Copies a successful result (`PGRES_COMMAND_OK`, `PGRES_TUPLES_OK`, `PGRES_EMPTY_QUERY`) into Swift
+    /// values, or converts a failed one into a `PostgresError`. Does not free `result`: callers `PQclear`
+    /// in a `defer`.
+    static func consume(_ result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) -> PostgresQueryResult {
+        guard let result else { throw error(connection: connection) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
+            return copy(result)
+        default:
+            throw error(result: result, connection: connection)
+        }
+    }
+
+    /// Copies columns, values, command tag and affected-row count out of a `PGresult`.
+    static func copy(_ result: OpaquePointer) -> PostgresQueryResult {
+        let fieldCount = PQnfields(result)
+        let rowCount = PQntuples(result)
+        let columns = (0..<fieldCount).map { field in
+            PostgresColumn(name: string(PQfname(result, field)) ?? "?column?", dataTypeOID: PQftype(result, field))
+        }
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            var values: [String?] = []
+            values.reserveCapacity(Int(fieldCount))
+            for field in 0..<fieldCount {
+                if PQgetisnull(result, row, field) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(string(PQgetvalue(result, row, field)) ?? "")
+                }
+            }
+            rows.append(PostgresRow(columns: columns, values: values))
+        }
+        let tag = string(PQcmdStatus(result)) ?? ""
+        let affected = string(PQcmdTuples(result)).flatMap { Int($0) }
+        return PostgresQueryResult(columns: columns, rows: rows, commandTag: tag, affectedRows: affected)
+    }
+
+    /// The error described by a failed result (SQLSTATE, message, detail, hint); a connection failure when
+    /// the connection is now bad or the SQLSTATE says the session ended.
+    static func error(result: OpaquePointer, connection: OpaquePointer?) -> PostgresError {
+        let sqlState = string(rag_pq_result_sqlstate(result))
+        let message = string(rag_pq_result_message(result))
+            ?? trimmed(string(PQresultErrorMessage(result)))
+            ?? connection.flatMap { trimmed(string(PQerrorMessage($0))) }
+            ?? "unknown error"
+        let connectionBad = connection.map { PQstatus($0) != CONNECTION_OK } ?? false
+        let lost = connectionBad || PostgresError.isConnectionSQLState(sqlState)
+        return PostgresError(
+            code: lost ? .connectionLost : (sqlState == nil ? .unexpected : .server),
+            sqlState: sqlState,
+            message: message,
+            detail: string(rag_pq_result_detail(result)),
+            hint: string(rag_pq_result_hint(result)),
+            isConnectionFailure: lost
+        )
+    }
+
+    /// The error of a call that returned no result (out of memory, or the connection failed).
+    static func error(connection: OpaquePointer) -> PostgresError {
+        let message = trimmed(string(PQerrorMessage(connection))) ?? "libpq returned no result"
+        let lost = PQstatus(connection) != CONNECTION_OK
+        return PostgresError(code: lost ? .connectionLost : .unexpected, message: message, isConnectionFailure: lost)
+    }
+
+    /// Runs one statement with text-format parameters (`nil` → SQL NULL) and copies the result. Blocks.
+    static func execParams(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?]) throws(PostgresError) -> PostgresQueryResult {
+        // C strings end at NUL, and Postgres text cannot hold it: refuse instead of silently truncating.
+        if let index = parameters.firstIndex(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(code: .encoding, message: "parameter $\(index + 1) contains a NUL character, which Postgres text cannot store")
+        }
+        let owned: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } }
+        defer { for pointer in owned { free(pointer) } }
+        let values: [UnsafePointer<CChar>?] = owned.map { $0.map { UnsafePointer($0) } }
+        let result = PQexecParams(connection, sql, Int32(values.count), nil, values, nil, nil, 0)
+        defer { PQclear(result) }
+        return try consume(result, connection: connection)
+    }
+
+    /// Runs a script of one or more statements, without parameters, through the simple query protocol
+    /// (what migrations need). Returns the last statement's result. Blocks.
+    @discardableResult
+    static func execScript(_ connection: OpaquePointer, _ sql: String) throws(PostgresError) -> PostgresQueryResult {
+        let result = PQexec(connection, sql)
+        defer { PQclear(result) }
+        return try consume(result, connection: connection)
+    }
+
+    static func string(_ pointer: UnsafePointer<CChar>?) -> String? {
+        pointer.map { String(cString: $0) }
+    }
+
+    static func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
+        pointer.map { String(cString: $0) }
+    }
+
+    static func trimmed(_ text: String?) -> String? {
+        guard let text else { return nil }
+        let result = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return result.isEmpty ? nil : result
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Persistence
+import Testing
+
+/// Fault test: the server stops and comes back (`scripts/local-postgres.sh pause/resume`). It stops a whole
+/// server, so it runs only against a server of its own, named by `RAG_TEST_POSTGRES_RESTART_STATE_DIR`
+/// (the STATE_DIR given to `scripts/local-postgres.sh start`), never against the shared test database:
+///
+///     scripts/local-postgres.sh start .run/pg-fault
+///     RAG_TEST_POSTGRES_RESTART_STATE_DIR=.run/pg-fault .build/debug/kafka-ragPackageTests.xctest \
+///         --testing-library swift-testing --filter PostgresRestartTests
+@Suite(
+    .enabled(if: TestDatabase.restartStateDirectory != nil, "set RAG_TEST_POSTGRES_RESTART_STATE_DIR to run the restart test"),
+    .timeLimit(.minutes(2))
+)
+struct PostgresRestartTests {
+    /// The script in the repository this file belongs to, or else in the current directory.
+    static var script: URL {
+        let beside = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/local-postgres.sh")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("scripts/local-postgres.sh")
+    }
+
+    static func runScript(_ command: String, _ stateDirectory: String) throws {
+        let process = Process()
+        process.executableURL = script
+        process.arguments = [command, stateDirectory]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "local-postgres.sh \(command) failed")
+    }
+
+    @Test func poolAndListenerSurviveAServerRestart() async throws {
+        let stateDirectory = try #require(TestDatabase.restartStateDirectory)
+        let url = try String(contentsOfFile: stateDirectory + "/database.url", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let pool = PostgresPool(connectionString: url, maxConnections: 2)
+        let channel = TestDatabase.uniqueName("restart")
+        let listener = PostgresListener(connectionString: url, channels: [channel], reconnectDelay: .milliseconds(100), maxReconnectDelay: .milliseconds(500))
+        listener.start()
+        try await listener.waitUntilListening()
+        #expect(try await pool.query("SELECT 1").singleValue(Int.self) == 1)
+
+        try Self.runScript("pause", stateDirectory)
+        let down = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+        #expect(down?.isConnectionFailure == true)
+        try await Task.sleep(for: .seconds(3))
+        let stillDown = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+        #expect(stillDown?.isConnectionFailure == true)
+        #expect(!listener.isListening)
+
+        try Self.runScript("resume", stateDirectory)
+        // The first call after the server is back succeeds.
+        #expect(try await pool.query("SELECT 2").singleValue(Int.self) == 2)
+
+        let deadline = ContinuousClock.now + .seconds(30)
+        while listener.connectionGeneration < 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await listener.waitUntilListening()
+        #expect(listener.connectionGeneration == 2)
+        try await pool.notify(channel: channel, payload: "back")
+        var iterator = listener.notifications.makeAsyncIterator()
+        #expect(await iterator.next()?.payload == "back")
+        listener.stop()
+        await pool.close()
+    }
+}
