@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "outbox-relay", targets: ["OutboxRelay"]),
         .executable(name: "review-sampler", targets: ["ReviewSampler"]),
         .executable(name: "ragctl", targets: ["RagCtl"]),
+        .executable(name: "fake-model-server", targets: ["FakeModelServerCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -86,6 +87,27 @@ let package = Package(
             path: "Services/ragctl"
         ),
 
+        // Test tooling: a real OpenAI-compatible HTTP server with fault controls, the only simulated dependency.
+        .target(
+            name: "FakeModelServer",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tools/FakeModelServer"
+        ),
+        .executableTarget(
+            name: "FakeModelServerCommand",
+            dependencies: [
+                "FakeModelServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tools/fake-model-server"
+        ),
+
         // Tests mirror the Shared targets. Integration tests need the services `make test` starts.
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"], path: "Tests/MessagingTests"),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], path: "Tests/PersistenceTests"),
@@ -97,6 +119,7 @@ let package = Package(
         .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests"),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], path: "Tests/AuthTests"),
         .testTarget(name: "SchemasTests", dependencies: ["Schemas"], path: "Tests/SchemasTests"),
+        .testTarget(name: "FakeModelServerTests", dependencies: ["FakeModelServer"], path: "Tests/FakeModelServerTests"),
         .testTarget(
             name: "WorkerRuntimeTests",
             dependencies: [
