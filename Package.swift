@@ -11,12 +11,14 @@ let package = Package(
         .executable(name: "outbox-relay", targets: ["OutboxRelay"]),
         .executable(name: "review-sampler", targets: ["ReviewSampler"]),
         .executable(name: "ragctl", targets: ["RagCtl"]),
+        .executable(name: "minilm-bench", targets: ["MiniLMBench"]),
         .executable(name: "fake-model-server", targets: ["FakeModelServerCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -58,7 +60,12 @@ let package = Package(
             dependencies: [.product(name: "JWTKit", package: "jwt-kit"), .product(name: "Logging", package: "swift-log")],
             path: "Shared/Auth"
         ),
-        .target(name: "Schemas", path: "Shared/Schemas", resources: [.copy("JSON")]),
+        .target(
+            name: "Schemas",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/Schemas",
+            resources: [.copy("JSON")]
+        ),
         .target(
             name: "WorkerRuntime",
             dependencies: [
@@ -72,7 +79,15 @@ let package = Package(
         ),
 
         // Workers: main.swift wires config → clients → ServiceGroup; <Name>Service.swift holds the flow.
-        .executableTarget(name: "Gateway", dependencies: ["WorkerRuntime", "Messaging", "Auth", "Schemas"], path: "Services/gateway"),
+        .executableTarget(
+            name: "Gateway",
+            dependencies: [
+                "WorkerRuntime", "Messaging", "Auth", "Schemas",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Services/gateway"
+        ),
         .executableTarget(name: "Embedder", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/embedder"),
         .executableTarget(name: "RagChain", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/rag-chain"),
         .executableTarget(name: "OutboxRelay", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/outbox-relay"),
@@ -86,6 +101,7 @@ let package = Package(
             ],
             path: "Services/ragctl"
         ),
+        .executableTarget(name: "MiniLMBench", dependencies: ["MiniLM"], path: "Benchmarks/minilm"),
 
         // Test tooling: a real OpenAI-compatible HTTP server with fault controls, the only simulated dependency.
         .target(

@@ -1,0 +1,112 @@
+public import Logging
+
+// The variables every worker shares, declared once. Workers read the ones they need in their configuration's
+// `init(reading:)`; the runtime itself reads the logging, admin-listener and shutdown variables.
+
+extension ConfigurationVariable where Value == Logger.Level {
+    /// `RAG_LOG_LEVEL`: the minimum level written to the JSON log.
+    public static var logLevel: Self {
+        .oneOf(
+            "RAG_LOG_LEVEL",
+            options: [
+                "trace": .trace, "debug": .debug, "info": .info, "notice": .notice,
+                "warning": .warning, "error": .error, "critical": .critical,
+            ],
+            default: "info",
+            summary: "Minimum level of the JSON log lines written to standard output."
+        )
+    }
+}
+
+extension ConfigurationVariable where Value == Duration {
+    /// `RAG_SHUTDOWN_TIMEOUT`: how long a graceful shutdown may take before the process exits anyway.
+    public static var shutdownTimeout: Self {
+        .duration(
+            "RAG_SHUTDOWN_TIMEOUT",
+            default: .seconds(30),
+            range: .seconds(1)...(.seconds(3600)),
+            summary:
+                "After SIGTERM/SIGINT, how long in-flight work may take to finish; services are cancelled shortly before it expires and the process exits (status 1) when it does."
+        )
+    }
+}
+
+extension ConfigurationVariable where Value == [String] {
+    /// `RAG_KAFKA_BOOTSTRAP_SERVERS`: the brokers a worker first contacts.
+    public static var kafkaBootstrapServers: Self {
+        .hostPortList(
+            "RAG_KAFKA_BOOTSTRAP_SERVERS",
+            default: nil,
+            summary: "Kafka brokers to bootstrap from."
+        )
+    }
+}
+
+extension ConfigurationVariable where Value == String {
+    /// `RAG_TOPIC_PREFIX`: prepended to every topic name (`rag.` gives `rag.chunks`, `rag.queries`, …).
+    public static var topicPrefix: Self {
+        .string(
+            "RAG_TOPIC_PREFIX",
+            default: "rag.",
+            summary: "Prefix of every topic name, e.g. `rag.` gives `rag.chunks`.",
+            expectation: "letters, digits, '.', '_' or '-' (at most 200 characters)"
+        )
+        .validated { prefix throws(ConfigurationValueRejection) in
+            let legal = prefix.count <= 200 && prefix.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+            if !legal { throw ConfigurationValueRejection("contains characters Kafka does not allow in topic names") }
+        }
+    }
+
+    /// `RAG_DATABASE_URL`: the Postgres connection URI (credentials are redacted in logs).
+    public static var databaseURL: Self {
+        .url(
+            "RAG_DATABASE_URL",
+            schemes: ["postgres", "postgresql"],
+            default: nil,
+            summary: "Postgres connection URI (libpq syntax, e.g. postgresql://user:pass@host:5432/rag)."
+        )
+    }
+
+    /// `RAG_ADMIN_HOST`: the address the admin endpoints (health, readiness, metrics) bind to.
+    public static var adminHost: Self {
+        .string("RAG_ADMIN_HOST", default: "0.0.0.0", summary: "Address the admin endpoints (/healthz, /readyz, /metrics) bind to.", expectation: "a host name or IP address")
+    }
+
+    /// `RAG_HTTP_HOST`: the address the gateway's HTTP server binds to.
+    public static var httpHost: Self {
+        .string("RAG_HTTP_HOST", default: "0.0.0.0", summary: "Address the HTTP server binds to.", expectation: "a host name or IP address")
+    }
+}
+
+extension ConfigurationVariable where Value == Int {
+    /// `RAG_ADMIN_PORT`: the port of the admin endpoints, with a per-worker default.
+    public static func adminPort(default defaultPort: Int) -> Self {
+        .port("RAG_ADMIN_PORT", default: defaultPort, summary: "Port of the admin endpoints (/healthz, /readyz, /metrics).")
+    }
+
+    /// `RAG_HTTP_PORT`: the port of the gateway's HTTP server (which also serves the admin endpoints).
+    public static func httpPort(default defaultPort: Int) -> Self {
+        .port("RAG_HTTP_PORT", default: defaultPort, summary: "Port of the HTTP API, which also serves /healthz, /readyz and /metrics.")
+    }
+}
+
+extension ConfigurationVariable {
+    /// The same variable with an extra rule applied to values read from the environment (the default is trusted).
+    public func validated(_ rule: @escaping @Sendable (Value) throws(ConfigurationValueRejection) -> Void) -> Self {
+        let parse = self.parse
+        return Self(
+            name: self.name,
+            summary: self.summary,
+            expectation: self.expectation,
+            defaultValue: self.defaultValue,
+            defaultDescription: self.defaultDescription,
+            placeholder: self.placeholder,
+            redaction: self.redaction,
+            parse: { raw throws(ConfigurationValueRejection) in
+                let value = try parse(raw)
+                try rule(value)
+                return value
+            }
+        )
+    }
+}

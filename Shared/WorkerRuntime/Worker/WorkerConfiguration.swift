@@ -1,0 +1,25 @@
+/// A worker's own settings, read from the environment.
+///
+/// The initializer is the single place the worker declares its variables: read each one with
+/// ``ConfigurationReader/read(_:)`` — the standard ones (``ConfigurationVariable/kafkaBootstrapServers``,
+/// ``ConfigurationVariable/databaseURL``, …) or worker-specific ones declared inline with a summary and default.
+/// Read every variable unconditionally: reading against an empty environment is how `--help-env` documents
+/// them. Values are only used after the runtime has validated the reader, so the initializer never throws.
+///
+/// ```swift
+/// struct EmbedderConfiguration: WorkerConfiguration {
+///     var kafkaBootstrapServers: [String]
+///     var batchSize: Int
+///
+///     init(reading reader: inout ConfigurationReader) {
+///         self.kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+///         self.batchSize = reader.read(
+///             .integer("RAG_EMBEDDER_BATCH_SIZE", default: 32, range: 1...1024, summary: "Chunks embedded per model call.")
+///         )
+///     }
+/// }
+/// ```
+public protocol WorkerConfiguration: Sendable {
+    /// Reads every variable of the worker from `reader`.
+    init(reading reader: inout ConfigurationReader)
+}

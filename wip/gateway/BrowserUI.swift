@@ -1,0 +1,113 @@
+/// The browser UI served at `GET /`: pick a development identity, ingest text, ask, watch the answer
+/// stream in with its citations. One self-contained page; tokens come from `POST /dev/token`, which the
+/// gateway serves only with `RAG_GATEWAY_DEV_TOKENS=true` (as `make dev` sets).
+enum BrowserUI {
+    static let html = #"""
+    <!doctype html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <title>kafka-rag</title>
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <style>
+      body { font: 15px/1.45 system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1d2430; }
+      header { background: #1d2430; color: #fff; padding: 12px 24px; display: flex; gap: 16px; align-items: center; flex-wrap: wrap; }
+      header h1 { font-size: 18px; margin: 0 16px 0 0; }
+      header label { font-size: 13px; }
+      main { display: grid; grid-template-columns: 1fr 1fr; gap: 20px; padding: 20px 24px; max-width: 1200px; }
+      section { background: #fff; border-radius: 8px; padding: 16px 18px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+      h2 { font-size: 16px; margin: 0 0 12px; }
+      textarea, input[type=text] { width: 100%; box-sizing: border-box; font: inherit; padding: 6px 8px; border: 1px solid #c9ced6; border-radius: 5px; }
+      textarea { min-height: 110px; }
+      button { font: inherit; padding: 6px 14px; border-radius: 5px; border: 0; background: #2f6fed; color: #fff; cursor: pointer; margin-top: 8px; }
+      button.secondary { background: #8a94a6; }
+      pre { background: #f0f2f5; padding: 10px; border-radius: 5px; white-space: pre-wrap; word-break: break-word; font-size: 13px; }
+      .answer { font-size: 16px; min-height: 48px; }
+      .citation { font-size: 13px; color: #455; }
+      .error { color: #b00020; }
+      #identity-status { font-size: 12px; opacity: .8; }
+    </style>
+    </head>
+    <body>
+    <header>
+      <h1>kafka-rag</h1>
+      <label>user <input id="sub" type="text" value="alice" size="8"></label>
+      <label>tenant <select id="tenant"><option>acme</option><option>globex</option></select></label>
+      <label>tier <select id="tier"><option>free</option><option selected>standard</option><option>enterprise</option></select></label>
+      <label><input id="write" type="checkbox" checked> chunks:write</label>
+      <button id="use-identity">use identity</button>
+      <span id="identity-status"></span>
+    </header>
+    <main>
+      <section>
+        <h2>Ingest</h2>
+        <label>doc_id <input id="doc-id" type="text" value="handbook"></label>
+        <label>visibility <select id="visibility"><option>public</option><option selected>internal</option><option>confidential</option></select></label>
+        <textarea id="text">Employees may work remotely up to three days a week after their probation period.</textarea>
+        <button id="ingest">POST /chunks</button>
+        <button id="malformed" class="secondary">send a malformed request</button>
+        <pre id="ingest-result"></pre>
+      </section>
+      <section>
+        <h2>Ask</h2>
+        <input id="question" type="text" value="How many days a week can employees work remotely?">
+        <button id="ask">POST /queries</button>
+        <div class="answer" id="answer"></div>
+        <div id="citations"></div>
+        <pre id="query-result"></pre>
+      </section>
+    </main>
+    <script>
+    let token = null;
+    let seq = 0;
+    const $ = (id) => document.getElementById(id);
+    async function mintToken() {
+      const body = { sub: $("sub").value, tier: $("tier").value, tenant: $("tenant").value,
+                     scope: $("write").checked ? "chunks:write" : "" };
+      const response = await fetch("/dev/token", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (!response.ok) { $("identity-status").textContent = "no dev tokens: " + response.status; return; }
+      token = (await response.json()).token;
+      $("identity-status").textContent = `${body.sub} @ ${body.tenant} (${body.tier})`;
+    }
+    async function call(method, path, body, raw) {
+      if (!token) await mintToken();
+      const response = await fetch(path, { method, body: raw ?? JSON.stringify(body),
+        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token } });
+      const text = await response.text();
+      return { status: response.status, text };
+    }
+    function show(element, result) {
+      element.textContent = `${result.status}\n` + result.text;
+      element.className = result.status >= 400 ? "error" : "";
+    }
+    $("use-identity").onclick = mintToken;
+    $("ingest").onclick = async () => {
+      seq += 1;
+      show($("ingest-result"), await call("POST", "/chunks", { doc_id: $("doc-id").value, seq, text: $("text").value, visibility: $("visibility").value }));
+    };
+    $("malformed").onclick = async () => {
+      show($("ingest-result"), await call("POST", "/chunks", null, '{"doc_id": 42, "seq": "one", "visibility": "secret", "colour": "red"}'));
+    };
+    $("ask").onclick = async () => {
+      $("answer").textContent = ""; $("citations").textContent = "";
+      const result = await call("POST", "/queries", { question: $("question").value, stream: true });
+      show($("query-result"), result);
+      if (result.status !== 202) return;
+      const { query_id } = JSON.parse(result.text);
+      const events = new EventSource(`/results/${query_id}?access_token=${encodeURIComponent(token)}`);
+      events.addEventListener("delta", (e) => { $("answer").textContent += JSON.parse(e.data).text; });
+      events.addEventListener("result", (e) => {
+        const r = JSON.parse(e.data);
+        $("answer").textContent = r.answer;
+        $("citations").innerHTML = (r.citations || []).map((c) => `<div class="citation">[${c.doc_id} · ${c.chunk_id.slice(0, 12)} · ${c.score.toFixed(3)}]</div>`).join("")
+          + `<div class="citation">model ${r.model} · ${r.status} · ${r.latency_ms} ms</div>`;
+        events.close();
+      });
+      events.addEventListener("error", (e) => { if (e.data) $("query-result").textContent += "\n" + e.data; });
+    };
+    mintToken();
+    </script>
+    </body>
+    </html>
+    """#
+}

@@ -1,0 +1,165 @@
+import Schemas
+
+/// The OpenAPI 3.1 description of the gateway's HTTP API, served at `GET /openapi.json`.
+///
+/// Request body schemas are the same JSON Schema files the gateway validates with (OpenAPI 3.1 schemas
+/// are JSON Schema 2020-12); cross-file `$ref`s are rewritten to `#/components/schemas/…`.
+enum OpenAPIDocument {
+    static func make(schemas: SchemaRegistry) -> JSONValue {
+        let components: [(String, SchemaName)] = [
+            ("ChunkRequest", .chunkRequest), ("ChunkBatchRequest", .chunkBatchRequest), ("QueryRequest", .queryRequest),
+            ("ResultEvent", .resultEvent), ("DeltaEvent", .deltaEvent),
+        ]
+        var componentNames: [String: String] = [:]
+        for (component, name) in components {
+            componentNames[name.fileName] = component
+            componentNames[name.id] = component
+        }
+        var schemaObjects: [(String, JSONValue)] = components.map { component, name in
+            (component, rewritingReferences(schemas.schemaDocument(name), componentNames))
+        }
+        schemaObjects.append(("Problem", problemSchema))
+
+        func ref(_ component: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(component)")] }
+        func json(_ component: String) -> JSONValue { ["application/json": ["schema": ref(component)]] }
+        let problemContent: JSONValue = ["application/problem+json": ["schema": ref("Problem")]]
+        func problem(_ description: String) -> JSONValue { ["description": .string(description), "content": problemContent] }
+        let retryAfter: JSONValue = ["Retry-After": ["description": "Seconds to wait before retrying.", "schema": ["type": "integer"]]]
+        func problemWithRetry(_ description: String) -> JSONValue {
+            ["description": .string(description), "content": problemContent, "headers": retryAfter]
+        }
+        let authErrors: [(String, JSONValue)] = [
+            ("401", problem("Missing, malformed, expired or otherwise invalid token.")),
+            ("403", problem("Authenticated, but not allowed (unknown tier, missing scope, visibility above the tier).")),
+            ("429", problemWithRetry("Per-user rate limit exceeded.")),
+        ]
+        let bodyErrors: [(String, JSONValue)] = [
+            ("400", problem("Invalid JSON or schema violations; `violations` lists each with its JSON pointer.")),
+            ("413", problem("The body is larger than the limit.")),
+            ("415", problem("The body is not application/json.")),
+            ("503", problemWithRetry("Kafka did not acknowledge the record; nothing was queued.")),
+        ]
+        let eventStream: JSONValue = [
+            "description": "Server-Sent Events: `delta` and `result` events (JSON data), each with an `id:`; `error` events; heartbeat comments.",
+            "content": ["text/event-stream": ["schema": ["type": "string"]]],
+        ]
+        let lastEventID: JSONValue = [
+            "name": "Last-Event-ID", "in": "header", "required": false,
+            "description": "Resume after this event id.", "schema": ["type": "string"],
+        ]
+        let secured: JSONValue = [["bearerAuth": []], ["accessToken": []]]
+
+        func operation(_ summary: String, id: String, responses: [(String, JSONValue)], body: JSONValue? = nil,
+                       parameters: [JSONValue] = [], security: JSONValue? = nil) -> JSONValue {
+            var members: [(String, JSONValue)] = [("summary", .string(summary)), ("operationId", .string(id))]
+            if !parameters.isEmpty { members.append(("parameters", .array(parameters))) }
+            if let body { members.append(("requestBody", body)) }
+            if let security { members.append(("security", security)) }
+            members.append(("responses", .object(JSONObject(uniqueKeysWithValues: responses))))
+            return .object(JSONObject(uniqueKeysWithValues: members))
+        }
+        func plain(_ description: String, _ mediaType: String) -> JSONValue {
+            ["description": .string(description), "content": [mediaType: ["schema": ["type": "string"]]]]
+        }
+
+        let paths: [(String, JSONValue)] = [
+            ("/chunks", ["post": operation(
+                "Ingest one chunk or a batch of chunks of one document", id: "ingestChunks",
+                responses: [("202", ["description": "Accepted: every record acknowledged by Kafka.", "content": [
+                    "application/json": ["schema": [
+                        "type": "object", "required": ["doc_id", "accepted", "chunk_ids"],
+                        "properties": ["doc_id": ["type": "string"], "accepted": ["type": "integer"],
+                                       "chunk_ids": ["type": "array", "items": ["type": "string"]]],
+                    ]],
+                ]])] + bodyErrors + authErrors,
+                body: ["required": true, "content": ["application/json": ["schema": ["oneOf": [ref("ChunkRequest"), ref("ChunkBatchRequest")]]]]],
+                security: [["bearerAuth": []]])]),
+            ("/queries", ["post": operation(
+                "Ask a question", id: "createQuery",
+                responses: [("202", ["description": "Accepted: the query is on rag.queries.", "content": [
+                    "application/json": ["schema": [
+                        "type": "object", "required": ["query_id", "results_url"],
+                        "properties": ["query_id": ["type": "string", "format": "uuid"], "results_url": ["type": "string"]],
+                    ]],
+                ]]), ("409", problem("The Idempotency-Key was used with a different body, or is in use."))] + bodyErrors + authErrors,
+                body: ["required": true, "content": json("QueryRequest")],
+                parameters: [[
+                    "name": "Idempotency-Key", "in": "header", "required": false,
+                    "description": "Retries with the same key and body get the same query_id and queue nothing new.",
+                    "schema": ["type": "string", "maxLength": 255],
+                ]],
+                security: [["bearerAuth": []]])]),
+            ("/results/{query_id}", ["get": operation(
+                "Stream one query's answer", id: "streamQueryResult",
+                responses: [("200", eventStream)] + authErrors,
+                parameters: [["name": "query_id", "in": "path", "required": true, "schema": ["type": "string"]], lastEventID],
+                security: secured)]),
+            ("/results", ["get": operation(
+                "Stream all of the caller's results", id: "streamResults",
+                responses: [("200", eventStream)] + authErrors, parameters: [lastEventID], security: secured)]),
+            ("/", ["get": operation("Browser UI", id: "browserUI", responses: [("200", plain("The UI.", "text/html"))], security: [])]),
+            ("/openapi.json", ["get": operation("This document", id: "openAPI",
+                                               responses: [("200", plain("OpenAPI 3.1", "application/json"))], security: [])]),
+            ("/healthz", ["get": operation("Liveness", id: "healthz", responses: [("200", plain("Alive.", "text/plain"))], security: [])]),
+            ("/readyz", ["get": operation("Readiness", id: "readyz", responses: [
+                ("200", plain("Ready.", "application/json")), ("503", plain("Not ready; the failing checks.", "application/json")),
+            ], security: [])]),
+            ("/metrics", ["get": operation("Prometheus metrics", id: "metrics",
+                                          responses: [("200", plain("Text exposition format.", "text/plain"))], security: [])]),
+        ]
+
+        return [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "kafka-rag gateway", "version": "1.0.0",
+                "description": "Ingest chunks, ask questions and stream answers. Identity comes from the bearer JWT only.",
+            ],
+            "paths": .object(JSONObject(uniqueKeysWithValues: paths)),
+            "components": [
+                "schemas": .object(JSONObject(uniqueKeysWithValues: schemaObjects)),
+                "securitySchemes": [
+                    "bearerAuth": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT"],
+                    "accessToken": [
+                        "type": "apiKey", "in": "query", "name": "access_token",
+                        "description": "The JWT as a query parameter, for EventSource (GET /results only).",
+                    ],
+                ],
+            ],
+            "security": [["bearerAuth": []]],
+        ]
+    }
+
+    static let problemSchema: JSONValue = [
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status", "code", "detail"],
+        "properties": [
+            "type": ["type": "string"], "title": ["type": "string"], "status": ["type": "integer"],
+            "code": ["type": "string"], "detail": ["type": "string"], "instance": ["type": "string"],
+            "violations": ["type": "array", "items": [
+                "type": "object", "required": ["pointer", "keyword", "message"],
+                "properties": ["pointer": ["type": "string"], "keyword": ["type": "string"], "message": ["type": "string"]],
+            ]],
+        ],
+    ]
+
+    /// Rewrites `$ref`s to bundled schema files into component references; drops `$id`/`$schema`.
+    private static func rewritingReferences(_ value: JSONValue, _ names: [String: String]) -> JSONValue {
+        switch value {
+        case .object(let object):
+            var members: [(String, JSONValue)] = []
+            for (key, member) in object where key != "$id" && key != "$schema" {
+                if key == "$ref", let target = member.stringValue, let component = names[target] {
+                    members.append((key, .string("#/components/schemas/\(component)")))
+                } else {
+                    members.append((key, rewritingReferences(member, names)))
+                }
+            }
+            return .object(JSONObject(uniqueKeysWithValues: members))
+        case .array(let elements):
+            return .array(elements.map { rewritingReferences($0, names) })
+        default:
+            return value
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Synchronization
+
+/// Per-user token buckets (SPEC §5: 429 with Retry-After, sized by tier).
+///
+/// Each user's bucket holds up to `burst` tokens and refills at `perSecond`; a request takes one token.
+/// Buckets live in this gateway instance's memory: with N instances behind a load balancer, a user's
+/// effective limit is up to N times the configured one. Full, idle buckets are dropped to bound memory.
+final class TokenBucketRateLimiter: Sendable {
+    struct Limit: Sendable, Equatable {
+        var perSecond: Double
+        var burst: Double
+    }
+
+    enum Decision: Equatable {
+        case allowed
+        /// Try again after this many whole seconds (at least 1).
+        case limited(retryAfterSeconds: Int)
+    }
+
+    private struct Bucket {
+        var tokens: Double
+        var updatedAt: Double
+    }
+
+    private let buckets = Mutex<[String: Bucket]>([:])
+    private let maxBuckets: Int
+    private let now: @Sendable () -> Double
+
+    init(maxBuckets: Int = 100_000, now: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime }) {
+        self.maxBuckets = maxBuckets
+        self.now = now
+    }
+
+    /// Takes a token from `user`'s bucket, sized by `limit`.
+    func acquire(user: String, limit: Limit) -> Decision {
+        let time = now()
+        return buckets.withLock { buckets in
+            var bucket = buckets[user] ?? Bucket(tokens: limit.burst, updatedAt: time)
+            bucket.tokens = min(limit.burst, bucket.tokens + (time - bucket.updatedAt) * limit.perSecond)
+            bucket.updatedAt = time
+            defer {
+                buckets[user] = bucket
+                if buckets.count > maxBuckets { Self.dropIdle(&buckets, at: time, limit: limit) }
+            }
+            if bucket.tokens >= 1 {
+                bucket.tokens -= 1
+                return .allowed
+            }
+            let wait = (1 - bucket.tokens) / max(limit.perSecond, 0.000_001)
+            return .limited(retryAfterSeconds: max(1, Int(wait.rounded(.up))))
+        }
+    }
+
+    /// Drops buckets that would be full by now: forgetting them changes nobody's limit.
+    private static func dropIdle(_ buckets: inout [String: Bucket], at time: Double, limit: Limit) {
+        buckets = buckets.filter { _, bucket in
+            bucket.tokens + (time - bucket.updatedAt) * limit.perSecond < limit.burst
+        }
+    }
+}
