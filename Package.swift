@@ -57,7 +57,12 @@ let package = Package(
         .target(name: "MiniLM", dependencies: ["CBLAS"], path: "Shared/MiniLM"),
         .target(
             name: "Auth",
-            dependencies: [.product(name: "JWTKit", package: "jwt-kit"), .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ModelClients",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Shared/Auth"
         ),
         .target(
@@ -133,7 +138,16 @@ let package = Package(
             path: "Tests/ModelClientsTests"
         ),
         .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests"),
-        .testTarget(name: "AuthTests", dependencies: ["Auth"], path: "Tests/AuthTests"),
+        .testTarget(
+            name: "AuthTests",
+            dependencies: [
+                "Auth",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Tests/AuthTests"
+        ),
         .testTarget(name: "SchemasTests", dependencies: ["Schemas"], path: "Tests/SchemasTests"),
         .testTarget(name: "FakeModelServerTests", dependencies: ["FakeModelServer"], path: "Tests/FakeModelServerTests"),
         .testTarget(

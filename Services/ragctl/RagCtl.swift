@@ -10,6 +10,7 @@ struct RagCtl: AsyncParsableCommand {
             BrokerCommand.self,
             MigrateCommand.self,
             EmbedCommand.self,
+            TokenCommand.self,
         ]
     )
 }

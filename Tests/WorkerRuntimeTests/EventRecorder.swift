@@ -14,7 +14,7 @@ final class EventRecorder: Sendable {
 
     /// Waits (polling) until `condition` holds for the recorded events, or the timeout passes.
     func wait(
-        timeout: Duration = .seconds(10),
+        timeout: Duration = .seconds(45),
         until condition: ([String]) -> Bool
     ) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
