@@ -1,14 +1,93 @@
+import Auth
 import WorkerRuntime
 
 /// The gateway's own settings. Every variable it reads is declared here, so `gateway --help-env` lists them all.
 struct GatewayConfiguration: WorkerConfiguration {
-    /// `RAG_KAFKA_BOOTSTRAP_SERVERS`: the brokers to bootstrap from.
     var kafkaBootstrapServers: [String]
-    /// `RAG_TOPIC_PREFIX`: prefix of every topic name.
     var topicPrefix: String
+    /// How tokens are verified (keys, iss, aud, leeway, claim names, tier mapping).
+    var tokens: TokenVerifier.Configuration
+    /// Signs `POST /dev/token` answers for the browser UI; nil disables the endpoint (production).
+    var developmentSigningKeyFile: String?
+    var rateLimits: [String: TokenBucketRateLimiter.Limit]
+    var maxBodyBytes: Int
+    var produceTimeout: Duration
+    var resultsLookback: Duration
+    var resultsLookbackRecords: Int
+    var idempotencyRetention: Duration
+    var heartbeatInterval: Duration
+    var embeddingModel: String
 
     init(reading reader: inout ConfigurationReader) {
-        self.kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
-        self.topicPrefix = reader.read(.topicPrefix)
+        kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+        topicPrefix = reader.read(.topicPrefix)
+
+        func optional(_ name: String, _ summary: String, redaction: ConfigurationRedaction = .none) -> String? {
+            let value = reader.read(.string(name, default: "", summary: summary, redaction: redaction))
+            return value.isEmpty ? nil : value
+        }
+        var keys: [KeySource] = []
+        let kid = optional("RAG_JWT_KEY_ID", "kid of the key given by RAG_JWT_HS256_SECRET or RAG_JWT_PUBLIC_KEY_FILE (tokens then must name it).")
+        if let secret = optional("RAG_JWT_HS256_SECRET", "HS256 shared secret (development), at least 32 bytes.", redaction: .secret) {
+            keys.append(.sharedSecret(secret, kid: kid))
+        }
+        if let path = optional("RAG_JWT_PUBLIC_KEY_FILE", "PEM public key file: RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA).") {
+            keys.append(.publicKeyFile(path: path, kid: kid))
+        }
+        if let path = optional("RAG_JWT_JWKS_FILE", "JWKS file; re-read on refresh and for unknown kids (key rotation).") {
+            keys.append(.jwksFile(path: path))
+        }
+        if let url = optional("RAG_JWT_JWKS_URL", "JWKS URL; re-fetched on refresh and for unknown kids (key rotation).") {
+            keys.append(.jwksURL(url))
+        }
+        if keys.isEmpty {
+            reader.report(.init(
+                variable: "RAG_JWT_PUBLIC_KEY_FILE", issue: "no token verification key is configured",
+                expectation: "one or more of RAG_JWT_HS256_SECRET, RAG_JWT_PUBLIC_KEY_FILE, RAG_JWT_JWKS_FILE, RAG_JWT_JWKS_URL"))
+        }
+        tokens = TokenVerifier.Configuration(keys: keys)
+        tokens.issuer = optional("RAG_JWT_ISSUER", "Required iss of tokens; unset accepts any issuer.")
+        tokens.audience = optional("RAG_JWT_AUDIENCE", "Required aud of tokens; unset accepts any audience.")
+        tokens.leeway = reader.read(.duration("RAG_JWT_LEEWAY", default: .seconds(30), range: .zero ... .seconds(300),
+                                              summary: "Clock skew allowed on exp and nbf."))
+        tokens.tierClaim = reader.read(.string("RAG_JWT_TIER_CLAIM", default: "tier", summary: "Claim holding the tier (a string or a one-element array)."))
+        tokens.tenantClaim = reader.read(.string("RAG_JWT_TENANT_CLAIM", default: "tenant", summary: "Claim holding the tenant."))
+        tokens.jwksRefreshInterval = reader.read(.duration("RAG_JWT_JWKS_REFRESH", default: .seconds(300), range: .seconds(10) ... .seconds(86400),
+                                                           summary: "How often JWKS sources are re-read."))
+        tokens.policy = reader.read(ConfigurationVariable(
+            name: "RAG_TIER_VISIBILITIES", summary: "Which visibilities each tier may see and ingest.",
+            expectation: "tier=visibility[,visibility…] entries separated by ;",
+            defaultValue: .default, defaultDescription: "free=public;standard=public,internal;enterprise=public,internal,confidential",
+            placeholder: .default,
+            parse: { raw throws(ConfigurationValueRejection) in
+                do { return try TierPolicy(parsing: raw) } catch let error as TierPolicyError {
+                    throw ConfigurationValueRejection("is invalid: \(error.message)")
+                } catch { throw ConfigurationValueRejection("is invalid") }
+            }))
+        developmentSigningKeyFile = optional("RAG_GATEWAY_DEV_SIGNING_KEY_FILE",
+                                             "Private key that signs POST /dev/token for the browser UI (development only); unset disables it.")
+        rateLimits = reader.read(ConfigurationVariable(
+            name: "RAG_GATEWAY_RATE_LIMITS", summary: "Per-user token bucket per tier: requests per second / burst.",
+            expectation: "tier=rate/burst entries separated by ;",
+            defaultValue: TokenBucketRateLimiter.defaultLimits, defaultDescription: "free=1/5;standard=5/20;enterprise=20/50",
+            placeholder: [:],
+            parse: { raw throws(ConfigurationValueRejection) in
+                guard let limits = TokenBucketRateLimiter.parseLimits(raw) else { throw ConfigurationValueRejection("is not tier=rate/burst;…") }
+                return limits
+            }))
+        maxBodyBytes = reader.read(.integer("RAG_GATEWAY_MAX_BODY_BYTES", default: 1 << 20, range: 1024 ... 64 << 20,
+                                            summary: "Largest request body accepted (larger: 413)."))
+        produceTimeout = reader.read(.duration("RAG_GATEWAY_PRODUCE_TIMEOUT", default: .seconds(5), range: .milliseconds(500) ... .seconds(120),
+                                               summary: "How long a request waits for the broker's acknowledgement before answering 503."))
+        resultsLookback = reader.read(.duration("RAG_GATEWAY_RESULTS_LOOKBACK", default: .seconds(900), range: .seconds(1) ... .seconds(86400),
+                                                summary: "How old a result may be and still reach a subscriber who connects late."))
+        resultsLookbackRecords = reader.read(.integer("RAG_GATEWAY_RESULTS_LOOKBACK_RECORDS", default: 10_000, range: 0 ... 10_000_000,
+                                                      summary: "How many records per partition of rag.results and rag.answer-deltas are re-read at start."))
+        idempotencyRetention = reader.read(.duration("RAG_GATEWAY_IDEMPOTENCY_RETENTION", default: .seconds(86400), range: .seconds(60) ... .seconds(7 * 86400),
+                                                     summary: "How long an Idempotency-Key is remembered."))
+        heartbeatInterval = reader.read(.duration("RAG_GATEWAY_SSE_HEARTBEAT", default: .seconds(15), range: .milliseconds(100) ... .seconds(300),
+                                                  summary: "Interval of SSE heartbeat comments."))
+        embeddingModel = reader.read(.string("RAG_EMBEDDING_MODEL", default: "all-MiniLM-L6-v2",
+                                             summary: "Embedding model name; part of the chunk ids POST /chunks answers."))
     }
 }

@@ -1,13 +1,15 @@
 import CRdKafka
 public import Logging
 
-/// Reads every partition of some topics from a point in time onwards, without joining a consumer group
-/// and without committing: each instance sees every record (the gateway's SSE fan-out).
+/// Reads every partition of some topics from a bounded distance back onwards, without joining a consumer
+/// group and without committing: each instance sees every record (the gateway's SSE fan-out).
 ///
-/// Partitions are assigned directly (`rd_kafka_assign`) at the offsets of `startTimestamp` (milliseconds
-/// since the epoch), found with `rd_kafka_offsets_for_times`; a partition with nothing that recent starts
-/// at its end. Records are passed to `onRecord` on the reader's poll thread, in order per partition;
-/// `onRecord` must be quick (hand the record on, don't process it there).
+/// Partitions are assigned directly (`rd_kafka_assign`), each at its last `recordsPerPartition` records
+/// (from its high watermark back, not before its low watermark), then followed live. Starting by record
+/// count rather than by timestamp works the same on every broker (the local mock cluster does not answer
+/// timestamp lookups); readers that want a time bound drop records by `timestampMilliseconds`. Records are
+/// passed to `onRecord` on the reader's poll thread, in order per partition; `onRecord` must be quick
+/// (hand the record on, don't process it there).
 public final class KafkaTailReader: Sendable {
     private let bootstrapServers: String
     private let topics: [String]
@@ -21,17 +23,21 @@ public final class KafkaTailReader: Sendable {
         self.logger = logger
     }
 
-    /// Reads until the calling task is cancelled. Throws if the topics' partitions cannot be found
-    /// (for example, the broker is unreachable) within `metadataTimeout`.
+    /// Reads until the calling task is cancelled. Throws if the topics' partitions or their watermarks
+    /// cannot be found (for example, the broker is unreachable) within `metadataTimeout`.
     public func run(
-        from startTimestamp: Int64, metadataTimeout: Duration = .seconds(30),
+        lastRecordsPerPartition recordsPerPartition: Int64, metadataTimeout: Duration = .seconds(30),
+        onAssigned: @Sendable () -> Void = {},
         onRecord: @escaping @Sendable (KafkaRecord) -> Void
     ) async throws {
         let admin = KafkaAdmin(bootstrapServers: bootstrapServers, timeout: metadataTimeout, logger: logger)
-        var partitions: [KafkaTopicPartition] = []
+        var starts: [(KafkaTopicPartition, Int64)] = []
         for topic in topics {
-            let count = try await admin.partitionCount(of: topic)
-            partitions += (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) }
+            for partition in 0..<(try await admin.partitionCount(of: topic)) {
+                let topicPartition = KafkaTopicPartition(topic: topic, partition: partition)
+                let (low, high) = try await admin.watermarks(topicPartition)
+                starts.append((topicPartition, max(low, high - recordsPerPartition)))
+            }
         }
         let client = try RDKafkaClient(
             type: RD_KAFKA_CONSUMER,
@@ -46,24 +52,16 @@ public final class KafkaTailReader: Sendable {
             ],
             callbacks: RDKafkaCallbacks(logger: logger)
         )
-        let timeoutMs = Int32(clamping: metadataTimeout.milliseconds)
-        let starts = partitions.map { ($0, startTimestamp) }
+        let assignment = starts
         let assignError: rd_kafka_resp_err_t = try await runBlocking {
-            withPartitionList(starts) { list in
-                let err = rd_kafka_offsets_for_times(client.handle, list, timeoutMs)
-                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return err }
-                // A partition with no record at or after the timestamp answers -1: start at its end.
-                for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].offset < 0 {
-                    list.pointee.elems[index].offset = Int64(RD_KAFKA_OFFSET_END)
-                }
-                return rd_kafka_assign(client.handle, list)
-            }
+            withPartitionList(assignment) { list in rd_kafka_assign(client.handle, list) }
         }
         guard assignError == RD_KAFKA_RESP_ERR_NO_ERROR else {
             client.destroy()
             throw KafkaError(assignError)
         }
-        logger.info("tail reader assigned", metadata: ["partitions": "\(partitions.count)", "topics": "\(topics)"])
+        onAssigned()
+        logger.info("tail reader assigned", metadata: ["partitions": "\(assignment.count)", "topics": "\(topics)"])
 
         let pollThread = PollThread(name: "kafka-tail-poll") { _ in
             guard let message = rd_kafka_consumer_poll(client.handle, 100) else { return }

@@ -59,7 +59,7 @@ struct WorkerExecutableTests {
         let started = try self.logLines(worker.output).first { $0["message"] as? String == "started" }
         let line = try #require(started, "no started line in: \(worker.output)")
         #expect(line["worker"] as? String == "embedder")
-        #expect(line["admin.port"] as? Int == port)
+        #expect(line["http.port"] as? Int == port)
         #expect(line["config.RAG_DATABASE_URL"] as? String == "postgresql://rag:***@127.0.0.1:1/rag")
         #expect(!worker.output.contains("hunter2"))
 

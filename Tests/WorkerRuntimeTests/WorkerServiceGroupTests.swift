@@ -50,7 +50,7 @@ struct WorkerServiceGroupTests {
             onListening: { port in events.record("admin listening on \(port > 0)") }
         )
         return WorkerServiceGroup(
-            admin: admin,
+            server: admin,
             services: services,
             health: health,
             shutdownTimeout: shutdownTimeout,

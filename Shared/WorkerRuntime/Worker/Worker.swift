@@ -1,3 +1,4 @@
+public import Hummingbird
 import Logging
 public import ServiceLifecycle
 
@@ -51,6 +52,52 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
     public func run(
         services makeServices: (WorkerContext<Configuration>) async throws -> [any Service]
     ) async -> Never {
+        await self.run { context, onListening in
+            let admin = AdminServer(
+                host: context.runtime.adminHost,
+                port: context.runtime.adminPort,
+                endpoints: AdminEndpoints(health: context.health, registry: context.metrics),
+                logger: Logger(label: "\(self.name).admin"),
+                onListening: onListening
+            )
+            return (admin, try await makeServices(context))
+        }
+    }
+
+    /// Runs a worker that serves its own HTTP API (the gateway) and exits the process; never returns.
+    ///
+    /// The admin endpoints (`/healthz`, `/readyz`, `/metrics`) share the router the closure adds its routes
+    /// to, on the listener's address; the server starts first and stops last, like the admin server.
+    ///
+    /// - Parameters:
+    ///   - requestContext: The request context type of the worker's routes.
+    ///   - makeServices: Adds the worker's routes to the router and returns its other services,
+    ///     dependencies first.
+    public func run<Context: RequestContext>(
+        serving requestContext: Context.Type,
+        services makeServices: (WorkerContext<Configuration>, Router<Context>) async throws -> [any Service]
+    ) async -> Never where Context.Source == ApplicationRequestContextSource {
+        await self.run { context, onListening in
+            let router = Router(context: Context.self)
+            AdminEndpoints(health: context.health, registry: context.metrics).addRoutes(to: router)
+            let services = try await makeServices(context, router)
+            let server = Application(
+                router: router,
+                configuration: .init(address: .hostname(context.runtime.adminHost, port: context.runtime.adminPort)),
+                onServerRunning: { channel in await onListening(channel.localAddress?.port ?? context.runtime.adminPort) },
+                logger: Logger(label: "\(self.name).http")
+            )
+            return (server, services)
+        }
+    }
+
+    /// Steps 1–6 of ``run(services:)``; `makeServer` builds the HTTP server (started first, stopped last)
+    /// and the worker's services.
+    private func run(
+        makeServer: (WorkerContext<Configuration>, _ onListening: @escaping @Sendable (Int) async -> Void) async throws -> (
+            server: any Service, services: [any Service]
+        )
+    ) async -> Never {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let exitCode = self.handleArguments(arguments) {
             exit(exitCode)
@@ -81,36 +128,32 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
             metrics: metrics
         )
 
+        let name = self.name
+        let effectiveValues = loaded.effectiveValues
+        let onListening: @Sendable (Int) async -> Void = { port in
+            logger.info(
+                "started",
+                metadata: [
+                    "worker": "\(name)",
+                    "http.host": "\(loaded.runtime.adminHost)",
+                    "http.port": .stringConvertible(port),
+                    "pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier),
+                    "config": .dictionary(effectiveValues.mapValues { .string($0) }),
+                ]
+            )
+        }
+
+        let server: any Service
         let services: [any Service]
         do {
-            services = try await makeServices(context)
+            (server, services) = try await makeServer(context, onListening)
         } catch {
             logger.critical("could not create the worker's services", metadata: ["error": "\(error)"])
             exit(1)
         }
 
-        let name = self.name
-        let effectiveValues = loaded.effectiveValues
-        let admin = AdminServer(
-            host: loaded.runtime.adminHost,
-            port: loaded.runtime.adminPort,
-            endpoints: AdminEndpoints(health: health, registry: metrics),
-            logger: Logger(label: "\(self.name).admin"),
-            onListening: { port in
-                logger.info(
-                    "started",
-                    metadata: [
-                        "worker": "\(name)",
-                        "admin.host": "\(loaded.runtime.adminHost)",
-                        "admin.port": .stringConvertible(port),
-                        "pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier),
-                        "config": .dictionary(effectiveValues.mapValues { .string($0) }),
-                    ]
-                )
-            }
-        )
         let group = WorkerServiceGroup(
-            admin: admin,
+            server: server,
             services: services,
             health: health,
             shutdownTimeout: loaded.runtime.shutdownTimeout,

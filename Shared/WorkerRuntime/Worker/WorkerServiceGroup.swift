@@ -9,7 +9,7 @@ import Musl
 import Darwin
 #endif
 
-/// Runs a worker's services in one `ServiceGroup`, in this order: the admin server, then the worker's services
+/// Runs a worker's services in one `ServiceGroup`, in this order: the HTTP server (admin endpoints), then the worker's services
 /// in the order given (dependencies first), then an internal shutdown watch.
 ///
 /// Services start in that order and shut down in reverse, so dependencies start first and stop last and the
@@ -21,7 +21,7 @@ import Darwin
 /// 3. services still running are then cancelled;
 /// 4. when `shutdownTimeout` has passed since the signal, the process exits with status 1 whatever is left.
 public struct WorkerServiceGroup: Service {
-    private let admin: AdminServer
+    private let server: any Service
     private let services: [ServiceGroupConfiguration.ServiceConfiguration]
     private let health: HealthMonitor
     private let deadline: ShutdownDeadline
@@ -32,7 +32,7 @@ public struct WorkerServiceGroup: Service {
     /// Creates the group.
     ///
     /// - Parameters:
-    ///   - admin: The admin server; started first, stopped last.
+    ///   - server: The HTTP server of the admin endpoints (and the gateway's API); started first, stopped last.
     ///   - services: The worker's services, dependencies first.
     ///   - health: The monitor the admin endpoints report; marked as shutting down when shutdown starts.
     ///   - shutdownTimeout: The whole shutdown budget, from signal to exit.
@@ -40,7 +40,7 @@ public struct WorkerServiceGroup: Service {
     ///     tests and groups nested in another group pass `false`.
     ///   - logger: The logger of the service group.
     public init(
-        admin: AdminServer,
+        server: any Service,
         services: [any Service],
         health: HealthMonitor,
         shutdownTimeout: Duration,
@@ -48,7 +48,7 @@ public struct WorkerServiceGroup: Service {
         logger: Logger
     ) {
         self.init(
-            admin: admin,
+            server: server,
             services: services,
             health: health,
             shutdownTimeout: shutdownTimeout,
@@ -66,7 +66,7 @@ public struct WorkerServiceGroup: Service {
 
     /// Creates the group with a custom action for an exceeded shutdown deadline (tests must not exit).
     init(
-        admin: AdminServer,
+        server: any Service,
         services: [any Service],
         health: HealthMonitor,
         shutdownTimeout: Duration,
@@ -74,7 +74,7 @@ public struct WorkerServiceGroup: Service {
         logger: Logger,
         expire: @escaping @Sendable (_ logger: Logger, _ deadline: ShutdownDeadline) -> Void
     ) {
-        self.admin = admin
+        self.server = server
         self.services = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         self.health = health
         self.deadline = ShutdownDeadline(timeout: shutdownTimeout)
@@ -93,7 +93,7 @@ public struct WorkerServiceGroup: Service {
         }
 
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: self.admin, serviceName: "AdminServer")]
+            services: [.init(service: self.server, serviceName: "HTTPServer")]
                 + self.services
                 + [
                     .init(

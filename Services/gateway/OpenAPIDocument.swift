@@ -5,7 +5,7 @@ import Schemas
 /// Request body schemas are the same JSON Schema files the gateway validates with (OpenAPI 3.1 schemas
 /// are JSON Schema 2020-12); cross-file `$ref`s are rewritten to `#/components/schemas/…`.
 enum OpenAPIDocument {
-    static func make(schemas: SchemaRegistry) -> JSONValue {
+    static func make(schemas: SchemaRegistry, developmentTokens: Bool) -> JSONValue {
         let components: [(String, SchemaName)] = [
             ("ChunkRequest", .chunkRequest), ("ChunkBatchRequest", .chunkBatchRequest), ("QueryRequest", .queryRequest),
             ("ResultEvent", .resultEvent), ("DeltaEvent", .deltaEvent),
@@ -62,7 +62,7 @@ enum OpenAPIDocument {
             ["description": .string(description), "content": [mediaType: ["schema": ["type": "string"]]]]
         }
 
-        let paths: [(String, JSONValue)] = [
+        var paths: [(String, JSONValue)] = [
             ("/chunks", ["post": operation(
                 "Ingest one chunk or a batch of chunks of one document", id: "ingestChunks",
                 responses: [("202", ["description": "Accepted: every record acknowledged by Kafka.", "content": [
@@ -107,6 +107,23 @@ enum OpenAPIDocument {
             ("/metrics", ["get": operation("Prometheus metrics", id: "metrics",
                                           responses: [("200", plain("Text exposition format.", "text/plain"))], security: [])]),
         ]
+
+        if developmentTokens {
+            paths.append(("/dev/token", ["post": operation(
+                "Mint a development token (enabled by RAG_GATEWAY_DEV_SIGNING_KEY_FILE; never in production)", id: "developmentToken",
+                responses: [
+                    ("200", ["description": "The signed token.", "content": ["application/json": ["schema": [
+                        "type": "object", "required": ["token"], "properties": ["token": ["type": "string"]],
+                    ]]]]),
+                    ("400", problem("Invalid request.")),
+                ],
+                body: ["required": true, "content": ["application/json": ["schema": [
+                    "type": "object", "required": ["sub", "tier"], "additionalProperties": false,
+                    "properties": ["sub": ["type": "string", "minLength": 1], "tier": ["type": "string"], "tenant": ["type": "string"],
+                                   "scope": ["type": "string"]],
+                ]]]],
+                security: [])]))
+        }
 
         return [
             "openapi": "3.1.0",

@@ -49,7 +49,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         do {
             context.identity = try await verifier.verify(bearer: token)
-        } catch let error as AuthError {
+        } catch {
             throw Problem(error)
         }
         return try await next(request, context)

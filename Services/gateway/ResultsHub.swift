@@ -126,7 +126,7 @@ final class ResultsHub: Sendable {
             let key = state.nextSubscriber
             state.nextSubscriber += 1
             state.subscribers[key] = (filter, continuation)
-            let backlog = state.events.filter { filter.matches($0) && Self.isAfter($0, lastEventID, in: state, filter: filter) }
+            let backlog = Array(state.events).filter { filter.matches($0) && Self.isAfter($0, lastEventID, in: state, filter: filter) }
             return (key, backlog)
         }
         continuation.onTermination = { [weak self] _ in

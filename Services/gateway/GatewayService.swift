@@ -1,6 +1,7 @@
 import Auth
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import Messaging
@@ -15,17 +16,13 @@ import Schemas
 struct GatewayAPI: Sendable {
     struct Settings: Sendable {
         var topics: RAGTopics
-        var maxBodyBytes = 4 * 1024 * 1024
+        var maxBodyBytes = 1 << 20
         var heartbeatInterval: Duration = .seconds(15)
         /// What a 503 tells the client to wait.
         var retryAfterSeconds = 5
         /// The embedding model, part of the deterministic chunk ids answered by POST /chunks.
         var embeddingModel = "all-MiniLM-L6-v2"
-        var rateLimits: [String: TokenBucketRateLimiter.Limit] = [
-            "free": .init(perSecond: 1, burst: 5),
-            "standard": .init(perSecond: 5, burst: 20),
-            "enterprise": .init(perSecond: 20, burst: 50),
-        ]
+        var rateLimits = TokenBucketRateLimiter.defaultLimits
     }
 
     let settings: Settings
@@ -53,7 +50,7 @@ struct GatewayAPI: Sendable {
 
     func ingest(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        do { try identity.require(scope: "chunks:write") } catch let error as AuthError { throw Problem(error) }
+        do { try identity.require(scope: "chunks:write") } catch { throw Problem(error) }
         try rateLimit(identity)
         var body = try await readJSON(request)
         let isBatch = body["chunks"] != nil

@@ -59,3 +59,25 @@ final class TokenBucketRateLimiter: Sendable {
         }
     }
 }
+
+extension TokenBucketRateLimiter {
+    /// Requests per second / burst, per tier (`RAG_GATEWAY_RATE_LIMITS`).
+    static let defaultLimits: [String: Limit] = [
+        "free": Limit(perSecond: 1, burst: 5),
+        "standard": Limit(perSecond: 5, burst: 20),
+        "enterprise": Limit(perSecond: 20, burst: 50),
+    ]
+
+    /// Parses `tier=rate/burst;…`; nil when malformed.
+    static func parseLimits(_ text: String) -> [String: Limit]? {
+        var limits: [String: Limit] = [:]
+        for entry in text.split(separator: ";") {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { return nil }
+            let numbers = parts[1].split(separator: "/").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard numbers.count == 2, numbers[0] > 0, numbers[1] >= 1 else { return nil }
+            limits[parts[0].trimmingCharacters(in: .whitespaces)] = Limit(perSecond: numbers[0], burst: numbers[1])
+        }
+        return limits.isEmpty ? nil : limits
+    }
+}

@@ -1,0 +1,153 @@
+import Auth
+import Foundation
+import Hummingbird
+import Logging
+import Messaging
+import Schemas
+import ServiceLifecycle
+import WorkerRuntime
+
+/// Builds the gateway from its configuration: the routes on `router` (next to the admin endpoints) and the
+/// services that feed them. `main.swift` and the integration tests both start the gateway through here.
+enum Gateway {
+    @MainActor
+    static func build(
+        configuration: GatewayConfiguration,
+        router: Router<GatewayRequestContext>,
+        health: HealthMonitor,
+        logger: Logger
+    ) async throws -> [any Service] {
+        let verifier = try await TokenVerifier(configuration: configuration.tokens, logger: logger)
+        let topics = RAGTopics(prefix: configuration.topicPrefix)
+        let bootstrap = configuration.kafkaBootstrapServers.joined(separator: ",")
+        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: bootstrap, clientID: "gateway")
+        producerConfiguration.deliveryTimeout = configuration.produceTimeout
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        let schemas = try SchemaRegistry.bundled()
+        let policy = configuration.tokens.policy
+        let hub = ResultsHub(lookback: configuration.resultsLookback, tierRank: { policy.rank(ofTierNamed: $0) })
+
+        var settings = GatewayAPI.Settings(topics: topics)
+        settings.maxBodyBytes = configuration.maxBodyBytes
+        settings.heartbeatInterval = configuration.heartbeatInterval
+        settings.embeddingModel = configuration.embeddingModel
+        settings.rateLimits = configuration.rateLimits
+        let api = GatewayAPI(
+            settings: settings, producer: producer, schemas: schemas, policy: policy, hub: hub,
+            idempotency: IdempotencyStore(retention: configuration.idempotencyRetention),
+            rateLimiter: TokenBucketRateLimiter(), logger: logger)
+
+        var developmentTokens: TokenIssuer?
+        if let keyFile = configuration.developmentSigningKeyFile {
+            let kid = configuration.tokens.keys.lazy.compactMap(\.keyID).first
+            developmentTokens = try await TokenIssuer(privateKeyFile: keyFile, kid: kid, issuer: configuration.tokens.issuer,
+                                                      audience: configuration.tokens.audience)
+            logger.warning("development tokens enabled: POST /dev/token signs any identity (never in production)")
+        }
+
+        router.add(middleware: ProblemMiddleware())
+        let openAPI = OpenAPIDocument.make(schemas: schemas, developmentTokens: developmentTokens != nil).serialized()
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: BrowserUI.html)))
+        }
+        router.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
+        }
+        if let developmentTokens {
+            router.post("dev/token") { request, _ in
+                try await DevelopmentTokenRoute.mint(request, issuer: developmentTokens, tokens: configuration.tokens)
+            }
+        }
+        api.addRoutes(to: router.group().add(middleware: AuthenticationMiddleware(verifier: verifier)))
+
+        let feedReady = health.registerFlag(named: "results-feed")
+        let feed = ResultsFeed(
+            reader: KafkaTailReader(bootstrapServers: bootstrap, topics: [topics.results, topics.answerDeltas],
+                                    clientID: "gateway-results", logger: logger),
+            topics: topics, hub: hub, lookback: configuration.resultsLookback,
+            lookbackRecords: Int64(configuration.resultsLookbackRecords), ready: feedReady, logger: logger)
+        // Stopped last-first: the feed stops, then the producer flushes what it still holds.
+        return [ShutdownTask { await producer.shutdown() }, feed]
+    }
+}
+
+extension KeySource {
+    var keyID: String? {
+        switch self {
+        case .sharedSecret(_, let kid), .publicKeyFile(_, let kid): kid
+        case .jwksFile, .jwksURL: nil
+        }
+    }
+}
+
+/// Reads rag.results and rag.answer-deltas into the `ResultsHub` (no consumer group, nothing committed):
+/// the last `lookbackRecords` records of each partition no older than `lookback`, then everything new.
+struct ResultsFeed: Service {
+    let reader: KafkaTailReader
+    let topics: RAGTopics
+    let hub: ResultsHub
+    let lookback: Duration
+    let lookbackRecords: Int64
+    let ready: ReadinessFlag
+    let logger: Logger
+
+    func run() async throws {
+        let hub = hub
+        let resultsTopic = topics.results
+        let lookbackMilliseconds = lookback.components.seconds * 1000
+        let ready = ready
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await reader.run(lastRecordsPerPartition: lookbackRecords, onAssigned: { ready.markReady() }) { record in
+                        let oldest = Int64(Date().timeIntervalSince1970 * 1000) - lookbackMilliseconds
+                        if let timestamp = record.timestampMilliseconds, timestamp > 0, timestamp < oldest { return }
+                        hub.ingest(record, kind: record.topic == resultsTopic ? .result : .delta)
+                    }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    ready.markNotReady(reason: "cannot read \(resultsTopic): \(error)")
+                    logger.warning("results feed failed; retrying in 2 s", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(2))
+                }
+            }
+        }
+    }
+}
+
+/// POST /dev/token: a development token for the browser UI's identity picker.
+enum DevelopmentTokenRoute {
+    static func mint(_ request: Request, issuer: TokenIssuer, tokens: TokenVerifier.Configuration) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 4096)
+        guard case .object(let body)? = try? JSONValue.parse(Array(buffer.readableBytesView)),
+              let subject = body["sub"]?.stringValue, !subject.isEmpty,
+              let tier = body["tier"]?.stringValue, tokens.policy.tier(named: tier) != nil
+        else {
+            throw Problem(status: .badRequest, code: "invalid_request", detail: "expected {\"sub\": …, \"tier\": one of the configured tiers, \"tenant\"?, \"scope\"?}")
+        }
+        let tenant = body["tenant"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        let scopes = (body["scope"]?.stringValue ?? "").split(separator: " ").map(String.init)
+        let token = try await issuer.issue(subject: subject, tier: tier, tenant: tenant, scopes: scopes,
+                                           tierClaim: tokens.tierClaim, tenantClaim: tokens.tenantClaim)
+        let json = JSONValue.object(["token": .string(token)]).serialized()
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+}
+
+/// Turns Hummingbird's own errors (unknown route, wrong method, body too large) into problem+json.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            switch error.status {
+            case .notFound: throw Problem.notFound(request.uri.path)
+            case .methodNotAllowed:
+                throw Problem(status: .methodNotAllowed, code: "method_not_allowed", detail: "\(request.method) is not allowed on \(request.uri.path)")
+            case .contentTooLarge: throw Problem(status: .contentTooLarge, code: "body_too_large", detail: "the body is too large")
+            default: throw Problem(status: error.status, code: "http_\(error.status.code)", detail: error.body ?? error.status.reasonPhrase)
+            }
+        }
+    }
+}
