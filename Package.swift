@@ -93,6 +93,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/gateway"
@@ -142,6 +143,15 @@ let package = Package(
             path: "Tests/ModelClientsTests"
         ),
         .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests"),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Auth", "Messaging", "ModelClients",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Tests/GatewayTests"
+        ),
         .testTarget(
             name: "AuthTests",
             dependencies: [

@@ -16,7 +16,7 @@ enum OpenAPIDocument {
             componentNames[name.id] = component
         }
         var schemaObjects: [(String, JSONValue)] = components.map { component, name in
-            (component, rewritingReferences(schemas.schemaDocument(name), componentNames))
+            (component, rewritingReferences(schemas.schemaDocument(name), componentNames, component: component))
         }
         schemaObjects.append(("Problem", problemSchema))
 
@@ -161,20 +161,24 @@ enum OpenAPIDocument {
     ]
 
     /// Rewrites `$ref`s to bundled schema files into component references; drops `$id`/`$schema`.
-    private static func rewritingReferences(_ value: JSONValue, _ names: [String: String]) -> JSONValue {
+    /// Rewrites `$ref`s for the schema's new place in the document: references to other schema files
+    /// become `#/components/schemas/<Name>`; local ones (`#/$defs/…`) are re-rooted under the component.
+    private static func rewritingReferences(_ value: JSONValue, _ names: [String: String], component: String) -> JSONValue {
         switch value {
         case .object(let object):
             var members: [(String, JSONValue)] = []
             for (key, member) in object where key != "$id" && key != "$schema" {
-                if key == "$ref", let target = member.stringValue, let component = names[target] {
-                    members.append((key, .string("#/components/schemas/\(component)")))
+                if key == "$ref", let target = member.stringValue, let other = names[target] {
+                    members.append((key, .string("#/components/schemas/\(other)")))
+                } else if key == "$ref", let target = member.stringValue, target.hasPrefix("#/") {
+                    members.append((key, .string("#/components/schemas/\(component)/" + target.dropFirst(2))))
                 } else {
-                    members.append((key, rewritingReferences(member, names)))
+                    members.append((key, rewritingReferences(member, names, component: component)))
                 }
             }
             return .object(JSONObject(uniqueKeysWithValues: members))
         case .array(let elements):
-            return .array(elements.map { rewritingReferences($0, names) })
+            return .array(elements.map { rewritingReferences($0, names, component: component) })
         default:
             return value
         }

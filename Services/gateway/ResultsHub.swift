@@ -1,6 +1,7 @@
 import DequeModule
 import Foundation
 import Messaging
+import Metrics
 import Synchronization
 
 /// Fans rag.results and rag.answer-deltas out to SSE subscribers, each seeing only its own events.
@@ -72,6 +73,8 @@ final class ResultsHub: Sendable {
     }
 
     private let state = Mutex(State())
+    /// `rag_gateway_sse_subscribers`: open SSE streams on this instance.
+    private let subscribersGauge = Gauge(label: "rag_gateway_sse_subscribers")
     private let lookback: Double
     private let capacity: Int
     private let subscriberBuffer: Int
@@ -115,6 +118,7 @@ final class ResultsHub: Sendable {
             for key in overflowed {
                 state.subscribers.removeValue(forKey: key)?.continuation.finish()
             }
+            if !overflowed.isEmpty { subscribersGauge.record(state.subscribers.count) }
         }
     }
 
@@ -126,11 +130,17 @@ final class ResultsHub: Sendable {
             let key = state.nextSubscriber
             state.nextSubscriber += 1
             state.subscribers[key] = (filter, continuation)
+            subscribersGauge.record(state.subscribers.count)
             let backlog = Array(state.events).filter { filter.matches($0) && Self.isAfter($0, lastEventID, in: state, filter: filter) }
             return (key, backlog)
         }
         continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: key) }
+            guard let self else { return }
+            let remaining = self.state.withLock { state in
+                state.subscribers.removeValue(forKey: key)
+                return state.subscribers.count
+            }
+            self.subscribersGauge.record(remaining)
         }
         return Subscription(backlog: backlog, items: items, continuation: continuation)
     }
