@@ -29,14 +29,22 @@ run() {
   pids+=($!)
 }
 
-run gateway RAG_HTTP_PORT="${RAG_HTTP_PORT:-8080}"
+# Development keys (.data/dev-keys, made on first use): the gateway verifies with the public key, and its
+# browser UI (POST /dev/token) and `ragctl token` sign with the private key.
+keys_dir=${RAG_DEV_KEYS_DIR:-.data/dev-keys}
+RAG_DEV_KEYS_DIR="$keys_dir" .build/debug/ragctl token --sub dev --tier free > /dev/null
+run gateway RAG_HTTP_HOST=127.0.0.1 RAG_HTTP_PORT="${RAG_HTTP_PORT:-8080}" \
+  RAG_JWT_PUBLIC_KEY_FILE="$keys_dir/dev-rs256-public.pem" RAG_JWT_KEY_ID=dev-rs256 \
+  RAG_JWT_ISSUER=kafka-rag-dev RAG_JWT_AUDIENCE=kafka-rag \
+  RAG_GATEWAY_DEV_SIGNING_KEY_FILE="$keys_dir/dev-rs256-private.pem"
 run embedder
 run rag-chain
 run outbox-relay
 run review-sampler
 
 echo
-echo "gateway:        http://127.0.0.1:${RAG_HTTP_PORT:-8080}"
+echo "gateway:        http://127.0.0.1:${RAG_HTTP_PORT:-8080}  (browser UI at /, API description at /openapi.json)"
+echo "a token:        .build/debug/ragctl token --sub alice --tier standard --tenant acme --scope chunks:write"
 echo "admin ports:    embedder 9101, rag-chain 9102, outbox-relay 9103, review-sampler 9104 (/healthz /readyz /metrics)"
 echo "kafka:          $RAG_KAFKA_BOOTSTRAP_SERVERS"
 echo "postgres:       $RAG_DATABASE_URL"
