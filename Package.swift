@@ -98,7 +98,16 @@ let package = Package(
             ],
             path: "Services/gateway"
         ),
-        .executableTarget(name: "Embedder", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/embedder"),
+        .executableTarget(
+            name: "Embedder",
+            dependencies: [
+                "WorkerRuntime", "Messaging", "Persistence", "ModelClients", "Schemas",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/embedder"
+        ),
         .executableTarget(name: "RagChain", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/rag-chain"),
         .executableTarget(name: "OutboxRelay", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/outbox-relay"),
         .executableTarget(name: "ReviewSampler", dependencies: ["WorkerRuntime", "Messaging"], path: "Services/review-sampler"),
@@ -143,14 +152,15 @@ let package = Package(
             path: "Tests/ModelClientsTests"
         ),
         .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests"),
+        // The workers as processes against a private broker, Postgres and the fake model server.
         .testTarget(
-            name: "GatewayTests",
+            name: "ServiceTests",
             dependencies: [
-                "Gateway", "Auth", "Messaging", "ModelClients",
+                "Gateway", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
-            path: "Tests/GatewayTests"
+            path: "Tests/ServiceTests"
         ),
         .testTarget(
             name: "AuthTests",

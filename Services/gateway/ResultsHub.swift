@@ -131,7 +131,12 @@ final class ResultsHub: Sendable {
             state.nextSubscriber += 1
             state.subscribers[key] = (filter, continuation)
             subscribersGauge.record(state.subscribers.count)
-            let backlog = Array(state.events).filter { filter.matches($0) && Self.isAfter($0, lastEventID, in: state, filter: filter) }
+            var backlog = Array(state.events).filter { filter.matches($0) && Self.isAfter($0, lastEventID, in: state, filter: filter) }
+            if filter.queryID != nil {
+                // The two topics are read independently, so a result may have arrived before the query's
+                // last deltas; a per-query stream ends with its result, so the result goes last.
+                backlog = backlog.filter { $0.kind == .delta } + backlog.filter { $0.kind == .result }
+            }
             return (key, backlog)
         }
         continuation.onTermination = { [weak self] _ in

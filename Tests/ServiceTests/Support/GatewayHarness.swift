@@ -1,3 +1,4 @@
+import Glibc
 import Auth
 import Foundation
 import Logging
@@ -10,8 +11,9 @@ import Testing
 /// (`ragctl broker`, so brokers can be stopped without disturbing other tests), the gateway executable as a
 /// child process on a free port, development keys in a temporary directory, and an HTTP client (libcurl).
 final class GatewayHarness: Sendable {
+    /// The repository root, from this file's path (`Tests/ServiceTests/Support/GatewayHarness.swift`).
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
+        .deletingLastPathComponent().deletingLastPathComponent().path
     static let logger: Logger = {
         var logger = Logger(label: "test.gateway")
         logger.logLevel = .warning
@@ -143,7 +145,8 @@ final class GatewayHarness: Sendable {
         return try #require(result, "broker exited: \(process.log)")
     }
 
-    private static func waitForStartedLine(of process: ChildProcess) async throws -> Int {
+    /// The port of the `started` log line of a worker started with port 0.
+    static func waitForStartedLine(of process: ChildProcess) async throws -> Int {
         var port: Int?
         try await eventually("gateway started", timeout: .seconds(60)) {
             for line in process.log.split(separator: "\n") where line.contains(#""message":"started""#) {
@@ -153,7 +156,7 @@ final class GatewayHarness: Sendable {
             }
             return port != nil || !process.isRunning
         }
-        return try #require(port, "gateway did not start: \(process.log)")
+        return try #require(port, "the worker did not start: \(process.log)")
     }
 }
 
@@ -205,12 +208,19 @@ final class ChildProcess: @unchecked Sendable {
     var isRunning: Bool { process.isRunning }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// SIGKILL: no shutdown, no commit, no group leave.
+    func kill() {
+        guard process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
     }
 }
 

@@ -104,7 +104,8 @@ struct GatewaySSETests {
         let queries = alice.events.compactMap { event in
             (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any])?["query_id"] as? String
         }
-        #expect(queries == ["q-own", "q-lower-tier", "q-last"])
+        // Results of different queries sit on different partitions: no order between them.
+        #expect(queries.sorted() == ["q-last", "q-lower-tier", "q-own"])
         #expect(alice.events.allSatisfy { $0.event == "result" && $0.id?.hasPrefix("r.") == true })
         #expect(bob.events.count == 1 && bob.events[0].data.contains("q-bob"))
     }
