@@ -52,7 +52,11 @@ let package = Package(
         ),
         .target(
             name: "ModelClients",
-            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CCurl", "MiniLM",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             path: "Shared/ModelClients"
         ),
         .target(name: "MiniLM", dependencies: ["CBLAS"], path: "Shared/MiniLM"),
@@ -148,7 +152,11 @@ let package = Package(
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], path: "Tests/PersistenceTests"),
         .testTarget(
             name: "ModelClientsTests",
-            dependencies: ["ModelClients", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "ModelClients", "FakeModelServer", "MiniLM",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             path: "Tests/ModelClientsTests"
         ),
         .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests"),

@@ -7,9 +7,17 @@ public protocol EmbeddingProvider: Sendable {
     var dimensions: Int { get }
     /// The most texts one `embed` call accepts.
     var maxBatchSize: Int { get }
+    /// A short name of the kind of provider, for metrics and logs: `openai`, `minilm`, …
+    /// (the `provider` dimension of the `rag_embedding_*` metrics). Defaults to `custom`.
+    var providerName: String { get }
 
     /// One unit-length vector per text, in the order given. Throws `EmbeddingError`.
     func embed(_ texts: [String]) async throws(EmbeddingError) -> [[Float]]
+}
+
+extension EmbeddingProvider {
+    /// `custom`, for providers that do not name themselves.
+    public var providerName: String { "custom" }
 }
 
 /// Why an embedding call failed, classified for retry decisions (SPEC §8, §11).
