@@ -38,9 +38,11 @@ test: deps
 dev: deps
 	scripts/dev.sh
 
-## bench: the benchmarks, printing their figures.
+## bench: the benchmarks, printing their figures: in-process MiniLM embedding, then POST /queries under
+## load (wrk) on the Swift gateway next to a minimal Python gateway doing the same work.
 bench: deps
 	scripts/bench-minilm.sh
+	scripts/bench-gateway.sh
 
 clean:
 	rm -rf .build .run .data
