@@ -134,7 +134,7 @@ struct FaultInjectionTests {
                 _ = try await post(target, "/v1/embeddings", embeddingsBody(["x"]), timeout: .seconds(1))
             }
             let elapsed = clock.now - start
-            #expect(elapsed >= .seconds(1) && elapsed < .seconds(5))
+            #expect(elapsed >= .seconds(1) && elapsed < .seconds(15), "the hang lasts 20 s")
 
             guard case .tcp(let port) = target else { return }
             var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)/v1/chat/completions")))
@@ -196,17 +196,17 @@ struct FaultInjectionTests {
 
     @Test("latency and jitter delay answers")
     func latency() async throws {
-        try await withServer(.init(controls: .init(latencyMilliseconds: 250, jitterMilliseconds: 100))) { _, target async throws in
+        try await withServer(.init(controls: .init(latencyMilliseconds: 3000, jitterMilliseconds: 100))) { _, target async throws in
             let clock = ContinuousClock()
-            for _ in 0..<3 {
+            for _ in 0..<2 {
                 let start = clock.now
                 #expect(try await post(target, "/v1/embeddings", embeddingsBody(["x"])).status == 200)
-                #expect(clock.now - start >= .milliseconds(250))
+                #expect(clock.now - start >= .milliseconds(3000))
             }
             // Control endpoints are never delayed.
             let start = clock.now
             #expect(try await get(target, "/stats").status == 200)
-            #expect(clock.now - start < .milliseconds(250))
+            #expect(clock.now - start < .milliseconds(2500))
         }
     }
 

@@ -62,7 +62,7 @@ struct SchemaValidationTests {
         #expect(SchemaViolation(pointer: "", keyword: "type", message: "must be an object").description == "(root) must be an object")
     }
 
-    @Test("validating a full batch of large chunks is fast")
+    @Test("validating a full batch of large chunks does not backtrack catastrophically")
     func performance() throws {
         let schemas = try bundledSchemas()
         let body = SchemaExamples.batch(
@@ -74,7 +74,8 @@ struct SchemaValidationTests {
                 #expect(schemas.validate(body, against: .chunkBatchRequest).isEmpty)
             }
         }
-        // About a millisecond per batch in release builds; the bound leaves room for debug builds and a busy machine.
-        #expect(elapsed < .seconds(5), "10 validations of a 256-chunk batch took \(elapsed)")
+        // About a millisecond per batch in release builds. Speed is the benchmarks' business; this bound only
+        // catches a pattern that backtracks exponentially (minutes), even on a busy machine.
+        #expect(elapsed < .seconds(60), "10 validations of a 256-chunk batch took \(elapsed)")
     }
 }

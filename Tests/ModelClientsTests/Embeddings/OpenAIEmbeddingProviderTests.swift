@@ -156,7 +156,7 @@ struct OpenAIEmbeddingProviderTests {
             let elapsed = ContinuousClock.now - start
             #expect(error?.kind == .timeout)
             #expect(elapsed >= .milliseconds(250))
-            #expect(elapsed < .seconds(5))
+            #expect(elapsed < .seconds(9), "the hang lasts 10 s; the timeout must end the call first")
             #expect(server.stats.count(.hang) == 1)
         }
     }
@@ -190,7 +190,7 @@ struct OpenAIEmbeddingProviderTests {
             task.cancel()
             let error = await task.value
             #expect(error?.kind == .cancelled)
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(9), "the hang lasts 10 s; cancellation must end the call first")
         }
     }
 

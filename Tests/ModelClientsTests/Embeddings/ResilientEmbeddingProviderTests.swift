@@ -35,7 +35,6 @@ struct ResilientEmbeddingProviderTests {
             let elapsed = ContinuousClock.now - start
             #expect(Support.isFakeVector(result[0], for: "wait for me"))
             #expect(elapsed >= .milliseconds(950), "waited only \(elapsed)")
-            #expect(elapsed < .seconds(8))
             #expect(server.stats.count(.rateLimited) == 1)
             #expect(server.stats.count(.ok) == 1)
             #expect(metrics.total("rag_embedding_retries_total", [("reason", "rate_limited")]) == 1)
@@ -145,7 +144,8 @@ struct ResilientEmbeddingProviderTests {
             let error = await Support.embeddingError { _ = try await provider.embed(["slow"]) }
             #expect(error?.kind == .timeout)
             #expect(error?.attempts == 2)
-            #expect(ContinuousClock.now - start < .seconds(6))
+            // Two hangs waited out in full would take 20 s.
+            #expect(ContinuousClock.now - start < .seconds(15))
             #expect(server.stats.count(.hang) == 2)
             #expect(metrics.total("rag_embedding_calls_total", [("outcome", "timeout")]) == 2)
         }
@@ -170,7 +170,7 @@ struct ResilientEmbeddingProviderTests {
         try await Support.withFakeServer(.init(rate500: 1)) { server, configuration in
             let metrics = TestMetrics()
             let resilience = ResilientEmbeddingProvider.Configuration(
-                retry: RetryPolicy(maxAttempts: 1), circuitBreaker: .init(failureThreshold: 3, coolDown: .milliseconds(400)))
+                retry: RetryPolicy(maxAttempts: 1), circuitBreaker: .init(failureThreshold: 3, coolDown: .seconds(3)))
             let provider = try resilient(configuration, resilience, metrics: metrics)
             for _ in 0..<3 {
                 let error = await Support.embeddingError { _ = try await provider.embed(["x"]) }
@@ -180,16 +180,14 @@ struct ResilientEmbeddingProviderTests {
             #expect(metrics.gauge("rag_embedding_circuit_open") == 1)
 
             // Open: fails fast, the server sees nothing.
-            let start = ContinuousClock.now
             let fast = await Support.embeddingError { _ = try await provider.embed(["x"]) }
             #expect(fast?.kind == .circuitOpen)
-            #expect(fast?.retryAfter.map { $0 > .zero && $0 <= .milliseconds(400) } == true)
-            #expect(ContinuousClock.now - start < .milliseconds(200))
+            #expect(fast?.retryAfter.map { $0 > .zero && $0 <= .seconds(3) } == true)
             #expect(server.stats.requests(.embeddings) == 3)
             #expect(metrics.total("rag_embedding_calls_total", [("outcome", "circuit_open")]) == 1)
 
             // After the cool-down a failing trial opens it again.
-            try await Task.sleep(for: .milliseconds(450))
+            try await Task.sleep(for: .milliseconds(3100))
             let trial = await Support.embeddingError { _ = try await provider.embed(["x"]) }
             #expect(trial?.kind == .unavailable)
             #expect(server.stats.requests(.embeddings) == 4)
@@ -197,7 +195,7 @@ struct ResilientEmbeddingProviderTests {
 
             // The provider recovers: the next trial closes the circuit.
             try server.updateControls { $0.rate500 = 0 }
-            try await Task.sleep(for: .milliseconds(450))
+            try await Task.sleep(for: .milliseconds(3100))
             let vectors = try await provider.embed(["back again"])
             #expect(Support.isFakeVector(vectors[0], for: "back again"))
             #expect(provider.circuitBreaker.state == .closed)

@@ -122,7 +122,7 @@ struct RetryPolicyTests {
         let error = await task.value
         #expect(error?.kind == .cancelled)
         #expect(error?.attempts == 1)
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(20), "cancellation must end the 30 s wait early")
     }
 }
 
