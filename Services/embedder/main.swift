@@ -1,10 +1,8 @@
 import WorkerRuntime
 
-// Wiring only: configuration → services → run.
-// The embedder's flow — consume rag.chunks, embed, upsert into Postgres — arrives as
-// `EmbedderService`, built here from `context` (configuration, logger, health, metrics) and listed after the
-// services it depends on. Until then the worker serves its admin endpoints and waits for SIGTERM/SIGINT.
+// Wiring only: configuration → services → run. The flow lives in EmbedderService.swift (per record)
+// and ChunkIndexer.swift (per batch); Embedder.swift builds them.
 await Worker(name: "embedder", configuration: EmbedderConfiguration.self, listener: .admin(defaultPort: 9101))
     .run { context in
-        []
+        try await Embedder.build(configuration: context.configuration, health: context.health, logger: context.logger)
     }

@@ -1,0 +1,64 @@
+import Crypto
+import Foundation
+import Messaging
+import Schemas
+
+/// One rag.chunks record, checked and ready to index: its ChunkEvent value, the trusted headers, and the
+/// deterministic chunk id.
+struct ChunkToIndex: Sendable {
+    var chunkID: String
+    var docID: String
+    var seq: Int
+    var text: String
+    var visibility: String
+    /// The `metadata` object as JSON text (`{}` when absent).
+    var metadataJSON: String
+    var contentSHA256: String
+    /// From the trusted headers set by the gateway.
+    var tenant: String
+    var userID: String
+    var requestID: String?
+    var traceparent: String?
+
+    /// Why a record cannot be indexed, ever: it goes to rag.dlq with `reason` as `dlq-reason`.
+    struct Rejection: Error, Sendable {
+        var reason: String
+        var message: String
+    }
+
+    /// Parses and validates a rag.chunks record; a record that fails here is a poison pill.
+    init(record: KafkaRecord, schemas: SchemaRegistry, model: String) throws(Rejection) {
+        guard let value = record.value else { throw Rejection(reason: "invalid_message", message: "the record has no value") }
+        let event: JSONValue
+        do { event = try JSONValue.parse(value) } catch {
+            throw Rejection(reason: "invalid_message", message: "the value is not JSON: \(error)")
+        }
+        let violations = schemas.validate(event, against: .chunkEvent)
+        guard violations.isEmpty else {
+            throw Rejection(reason: "schema_violation",
+                            message: violations.map { "\($0.pointer): \($0.message)" }.joined(separator: "; "))
+        }
+        guard let tenant = record.headers.value("tenant"), let userID = record.headers.value("user-id") else {
+            throw Rejection(reason: "missing_identity", message: "the trusted headers tenant and user-id are missing (records come through the gateway)")
+        }
+        // The schema guarantees these members and types.
+        docID = event["doc_id"]?.stringValue ?? ""
+        seq = event["seq"]?.intValue ?? 0
+        text = event["text"]?.stringValue ?? ""
+        visibility = event["visibility"]?.stringValue ?? ""
+        metadataJSON = event["metadata"].map { String(decoding: $0.serialized(), as: UTF8.self) } ?? "{}"
+        contentSHA256 = event["content_sha256"]?.stringValue ?? ""
+        let actual = SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        guard actual == contentSHA256 else {
+            throw Rejection(reason: "content_hash_mismatch", message: "content_sha256 is not the SHA-256 of text")
+        }
+        guard record.keyString == docID else {
+            throw Rejection(reason: "key_mismatch", message: "the record key is not the doc_id")
+        }
+        self.tenant = tenant
+        self.userID = userID
+        requestID = record.headers.value("request-id")
+        traceparent = record.headers.value("traceparent")
+        chunkID = ChunkID.make(tenant: tenant, docID: docID, seq: seq, model: model)
+    }
+}

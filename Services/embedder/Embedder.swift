@@ -1,0 +1,52 @@
+import Foundation
+import Logging
+import Messaging
+import ModelClients
+import Persistence
+import Schemas
+import ServiceLifecycle
+import WorkerRuntime
+
+/// Builds the embedder from its configuration: Postgres (migrated), the embedding provider, the Kafka
+/// consumer and dead-letter producer, and the service that runs the flow.
+enum Embedder {
+    static func build(configuration: EmbedderConfiguration, health: HealthMonitor, logger: Logger) async throws -> [any Service] {
+        let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL, maxConnections: 8, applicationName: "embedder"))
+        _ = try await Migrator(pool: pool, logger: logger).migrate()
+        health.register(ReadinessCheck(name: "postgres") {
+            do {
+                _ = try await pool.query("SELECT 1")
+                return .ready
+            } catch {
+                return .notReady(reason: "\(error)")
+            }
+        })
+
+        let provider = try makeEmbeddingProvider(configuration, logger: logger)
+        let topics = RAGTopics(prefix: configuration.topicPrefix)
+        let bootstrap = configuration.kafkaBootstrapServers.joined(separator: ",")
+        let schemas = try SchemaRegistry.bundled()
+
+        var consumerConfiguration = KafkaConsumerConfiguration(
+            bootstrapServers: bootstrap, groupID: configuration.groupID, topics: [topics.chunks], clientID: "embedder")
+        consumerConfiguration.maxInFlight = configuration.maxInFlight
+        consumerConfiguration.maxInFlightPerPartition = max(1, configuration.maxInFlight / 2)
+        consumerConfiguration.sessionTimeout = configuration.sessionTimeout
+        consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: bootstrap, clientID: "embedder-dlq"), logger: logger)
+
+        let indexer = ChunkIndexer(
+            provider: provider,
+            store: ChunkStore(pool: pool, model: provider.model, indexEventsTopic: topics.indexEvents,
+                              indexEventVersion: schemas.version(of: .indexEvent)),
+            pendingVectors: VectorCache(), logger: logger)
+        let batcher = EmbeddingBatcher<ChunkToIndex, ChunkIndexer.Outcome>(
+            maxSize: configuration.batchSize, maxWait: configuration.batchWait) { chunks in await indexer.index(chunks) }
+        let service = EmbedderService(
+            consumer: consumer, batcher: batcher, deadLetters: KafkaDeadLetterWriter(producer: producer, topic: topics.deadLetters, stage: "embedder"),
+            schemas: schemas, model: provider.model, logger: logger)
+        // Stopped last-first: the consumer drains, then the producer flushes, then the pool closes.
+        return [ShutdownTask { await pool.close() }, ShutdownTask { await producer.shutdown() }, service]
+    }
+}
