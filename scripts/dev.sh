@@ -10,6 +10,8 @@ scripts/services.sh stop "$run_dir" > /dev/null 2>&1 || true
 scripts/services.sh start "$run_dir"
 # shellcheck disable=SC1091
 source "$run_dir/env"
+# The broker's fault-injection port and Postgres' state dir are for tests, not for the workers.
+unset RAG_BROKER_CONTROL_URL RAG_POSTGRES_STATE_DIR
 export RAG_LOG_LEVEL=${RAG_LOG_LEVEL:-info}
 
 pids=()
