@@ -38,11 +38,14 @@ test: deps
 dev: deps
 	scripts/dev.sh
 
-## bench: the benchmarks, printing their figures: in-process MiniLM embedding, then POST /queries under
-## load (wrk) on the Swift gateway next to a minimal Python gateway doing the same work.
+## bench: the benchmarks, printing their figures: in-process MiniLM embedding; POST /queries under load
+## (wrk) on the Swift gateway next to a minimal Python gateway doing the same work; the embedder end to
+## end (POST /chunks to rows in pgvector) with the embedded model next to the model alone, and with a
+## fake provider at 50 ms per call.
 bench: deps
 	scripts/bench-minilm.sh
 	scripts/bench-gateway.sh
+	scripts/bench-embedder.sh
 
 clean:
 	rm -rf .build .run .data
