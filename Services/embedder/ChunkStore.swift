@@ -35,38 +35,58 @@ struct ChunkStore: Sendable {
         var failed: [ChunkToIndex] = []
     }
 
-    /// Upserts rows and writes one outbox event per (tenant, document, status), all in one transaction.
+    /// Upserts rows and writes one outbox event per (tenant, document, status), all in one transaction:
+    /// one statement per kind of write, however many chunks the batch has (chunk ids are unique in a batch).
     func write(_ batch: Batch) async throws {
         try await pool.withTransaction { connection in
-            for (chunk, vector) in batch.embedded {
+            if !batch.embedded.isEmpty {
                 try await connection.query(
                     """
                     INSERT INTO chunks (chunk_id, doc_id, seq, tenant, visibility, text, content_sha256, model, embedding, metadata)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+                    VALUES \(Self.valuesList(rows: batch.embedded.count, casts: ["", "", "", "", "", "", "", "", "::vector", "::jsonb"]))
                     ON CONFLICT (chunk_id) DO UPDATE SET
                         visibility = EXCLUDED.visibility, text = EXCLUDED.text, content_sha256 = EXCLUDED.content_sha256,
                         embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, updated_at = now()
                     """,
-                    chunk.chunkID, chunk.docID, chunk.seq, chunk.tenant, chunk.visibility, chunk.text, chunk.contentSHA256,
-                    model, vector, chunk.metadataJSON)
+                    parameters: batch.embedded.flatMap { chunk, vector -> [(any PostgresEncodable)?] in
+                        [chunk.chunkID, chunk.docID, chunk.seq, chunk.tenant, chunk.visibility, chunk.text, chunk.contentSHA256,
+                         model, vector, chunk.metadataJSON]
+                    })
             }
-            for chunk in batch.unchanged {
+            if !batch.unchanged.isEmpty {
                 try await connection.query(
                     """
-                    UPDATE chunks SET visibility = $2, metadata = $3::jsonb, updated_at = now()
-                    WHERE chunk_id = $1 AND (visibility <> $2 OR metadata <> $3::jsonb)
+                    UPDATE chunks SET visibility = changed.visibility, metadata = changed.metadata, updated_at = now()
+                    FROM (VALUES \(Self.valuesList(rows: batch.unchanged.count, casts: ["", "", "::jsonb"])))
+                        AS changed (chunk_id, visibility, metadata)
+                    WHERE chunks.chunk_id = changed.chunk_id
+                      AND (chunks.visibility <> changed.visibility OR chunks.metadata <> changed.metadata)
                     """,
-                    chunk.chunkID, chunk.visibility, chunk.metadataJSON)
+                    parameters: batch.unchanged.flatMap { chunk -> [(any PostgresEncodable)?] in
+                        [chunk.chunkID, chunk.visibility, chunk.metadataJSON]
+                    })
             }
-            for event in indexEvents(batch) {
+            let events = indexEvents(batch)
+            if !events.isEmpty {
                 try await connection.query(
                     """
                     INSERT INTO outbox (aggregatetype, aggregateid, type, payload, topic, key, headers)
-                    VALUES ('document', $1, 'document.indexed', $2::jsonb, $3, $4, $5::jsonb)
+                    SELECT 'document', event.doc_id, 'document.indexed', event.payload, $1, event.doc_id, event.headers
+                    FROM (VALUES \(Self.valuesList(rows: events.count, casts: ["", "::jsonb", "::jsonb"], firstParameter: 2)))
+                        AS event (doc_id, payload, headers)
                     """,
-                    event.docID, event.payload, indexEventsTopic, event.docID, event.headers)
+                    parameters: [indexEventsTopic] + events.flatMap { event -> [(any PostgresEncodable)?] in
+                        [event.docID, event.payload, event.headers]
+                    })
             }
         }
+    }
+
+    /// `($1, $2::vector), ($3, $4::vector)` for 2 rows with casts ["", "::vector"].
+    static func valuesList(rows: Int, casts: [String], firstParameter: Int = 1) -> String {
+        (0..<rows).map { row in
+            "(" + casts.enumerated().map { column, cast in "$\(firstParameter + row * casts.count + column)\(cast)" }.joined(separator: ", ") + ")"
+        }.joined(separator: ", ")
     }
 
     private struct IndexEvent {

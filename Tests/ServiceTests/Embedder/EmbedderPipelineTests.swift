@@ -60,6 +60,16 @@ struct EmbedderPipelineTests {
         #expect(server.stats.embeddedTexts == 1000)
         let vector = try await pipeline.pool.query("SELECT embedding, text FROM chunks LIMIT 1").singleRow()
         #expect(try vector.decode([Float].self, at: 0) == FakeEmbedding.vector(for: try vector.decode(String.self, at: 1), model: "fake-embedding", dimensions: 384))
+
+        // Same text, another visibility: the row follows, still without a model call.
+        let reclassified = corpus.filter { $0.docID == "doc-0" }.map { ($0.docID, $0.seq, $0.text, "confidential") }
+        try await pipeline.post(reclassified)
+        try await eventually("doc-0 is confidential now") {
+            try await pipeline.pool.query("SELECT count(*) FROM chunks WHERE doc_id = 'doc-0' AND visibility = 'confidential'")
+                .singleRow().decode(Int.self, at: 0) == reclassified.count
+        }
+        #expect(try await pipeline.rowCount() == 1000)
+        #expect(server.stats.embeddedTexts == 1000)
     }
 
     @Test("30 % 429 with Retry-After and 10 % 500: every chunk embedded once, retries counted, no duplicates, no rebalance")
