@@ -12,7 +12,6 @@ import WorkerRuntime
 enum Embedder {
     static func build(configuration: EmbedderConfiguration, health: HealthMonitor, logger: Logger) async throws -> [any Service] {
         let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL, maxConnections: 8, applicationName: "embedder"))
-        _ = try await Migrator(pool: pool, logger: logger).migrate()
         health.register(ReadinessCheck(name: "postgres") {
             do {
                 _ = try await pool.query("SELECT 1")
@@ -44,7 +43,7 @@ enum Embedder {
         let batcher = EmbeddingBatcher<ChunkToIndex, ChunkIndexer.Outcome>(
             maxSize: configuration.batchSize, maxWait: configuration.batchWait) { chunks in await indexer.index(chunks) }
         let service = EmbedderService(
-            consumer: consumer, batcher: batcher, deadLetters: KafkaDeadLetterWriter(producer: producer, topic: topics.deadLetters, stage: "embedder"),
+            migrator: Migrator(pool: pool, logger: logger), consumer: consumer, batcher: batcher, deadLetters: KafkaDeadLetterWriter(producer: producer, topic: topics.deadLetters, stage: "embedder"),
             schemas: schemas, model: provider.model, logger: logger)
         // Stopped last-first: the consumer drains, then the producer flushes, then the pool closes.
         return [ShutdownTask { await pool.close() }, ShutdownTask { await producer.shutdown() }, service]

@@ -2,6 +2,7 @@ import Logging
 import Messaging
 import Metrics
 import ModelClients
+import Persistence
 import Schemas
 import ServiceLifecycle
 
@@ -13,6 +14,7 @@ import ServiceLifecycle
 /// once the row is durable, or once the dead letter is acknowledged. If the batch cannot be written
 /// (Postgres down), the handler throws and the consumer retries it with backoff: no offset moves meanwhile.
 struct EmbedderService: Service {
+    let migrator: Migrator
     let consumer: KafkaConsumer
     let batcher: EmbeddingBatcher<ChunkToIndex, ChunkIndexer.Outcome>
     let deadLetters: KafkaDeadLetterWriter
@@ -21,6 +23,12 @@ struct EmbedderService: Service {
     let logger: Logger
 
     func run() async throws {
+        // Consume only once the tables exist; until Postgres answers, /readyz says so and nothing is read.
+        do {
+            try await cancelWhenGracefulShutdown { try await migrator.migrateWhenReachable() }
+        } catch is CancellationError where Task.isShuttingDownGracefully {
+            return
+        }
         try await withGracefulShutdownHandler {
             try await consumer.run { record in try await handle(record) }
         } onGracefulShutdown: {

@@ -118,6 +118,23 @@ public struct Migrator: Sendable {
         return applied
     }
 
+    /// ``migrate()`` for a worker starting up: while the database cannot be reached it logs a warning and
+    /// tries again, waiting twice as long each time up to `maxDelay`, until it succeeds or the task is
+    /// cancelled. Errors that retrying cannot fix (a bad migration, failing SQL) are thrown at once.
+    @discardableResult
+    public func migrateWhenReachable(firstDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(10)) async throws -> [Migration] {
+        var delay = firstDelay
+        while true {
+            do {
+                return try await migrate()
+            } catch let error as PostgresError where error.isConnectionFailure {
+                logger.warning("database unreachable; migrations wait for it", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, maxDelay)
+            }
+        }
+    }
+
     /// The versions recorded in the migrations table, ascending (empty when the table does not exist).
     public func appliedVersions() async throws -> [Int] {
         let table = try validatedTable()

@@ -97,12 +97,12 @@ struct WorkerServiceGroupTests {
     func escalatesToCancellation() async throws {
         let health = HealthMonitor()
         let events = EventRecorder()
-        // 5 s budget: 4 s graceful period, then cancellation, 1 s before the process-exit deadline.
+        // 20 s budget: 16 s graceful period, then cancellation, 4 s before the process-exit deadline.
         let group = self.makeGroup(
             services: [StubbornService(events: events)],
             health: health,
             events: events,
-            shutdownTimeout: .seconds(5)
+            shutdownTimeout: .seconds(20)
         )
 
         let clock = ContinuousClock()
@@ -116,8 +116,8 @@ struct WorkerServiceGroupTests {
                 let elapsed = clock.now - shutdownStart
                 // Not sooner than the graceful period; whether it ended before the 5 s exit deadline is
                 // checked below by "deadline expired" never being recorded (wall time is unreliable when
-                // the test process shares 2 cores with the model tests).
-                #expect(elapsed >= .seconds(3.9), "took \(elapsed)")
+                // the test process shares 2 cores with the other tests).
+                #expect(elapsed >= .seconds(15.9), "took \(elapsed)")
             }
         }
         #expect(events.all.suffix(2) == ["stubborn asked to stop", "stubborn cancelled"])

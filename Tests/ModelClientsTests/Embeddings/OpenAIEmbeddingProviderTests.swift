@@ -149,13 +149,14 @@ struct OpenAIEmbeddingProviderTests {
     func hangIsTimeout() async throws {
         try await Support.withFakeServer(.init(rateHang: 1, hangSeconds: 10)) { server, base in
             var configuration = base
-            configuration.timeout = .milliseconds(300)
+            // Long enough for a busy server to have taken the request before the client gives up.
+            configuration.timeout = .seconds(2)
             let provider = try OpenAIEmbeddingProvider(configuration: configuration)
             let start = ContinuousClock.now
             let error = await Support.embeddingError { _ = try await provider.embed(["slow"]) }
             let elapsed = ContinuousClock.now - start
             #expect(error?.kind == .timeout)
-            #expect(elapsed >= .milliseconds(250))
+            #expect(elapsed >= .milliseconds(1900))
             #expect(elapsed < .seconds(9), "the hang lasts 10 s; the timeout must end the call first")
             #expect(server.stats.count(.hang) == 1)
         }

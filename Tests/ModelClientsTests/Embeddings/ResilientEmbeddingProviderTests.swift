@@ -137,7 +137,8 @@ struct ResilientEmbeddingProviderTests {
     func hangIsTimeout() async throws {
         try await Support.withFakeServer(.init(rateHang: 1, hangSeconds: 10)) { server, base in
             var configuration = base
-            configuration.timeout = .milliseconds(250)
+            // Long enough for a busy server to have taken each request before the client gives up.
+            configuration.timeout = .seconds(2)
             let metrics = TestMetrics()
             let provider = try resilient(configuration, .init(retry: Support.quickRetries(2)), metrics: metrics)
             let start = ContinuousClock.now
