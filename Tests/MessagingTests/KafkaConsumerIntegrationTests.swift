@@ -56,18 +56,31 @@ struct KafkaConsumerIntegrationTests {
         let consumer = try KafkaConsumer(
             configuration: TestKafka.consumerConfiguration(group: TestKafka.uniqueName("roundtrip"), topics: [topic]), logger: logger)
         try await withRunningConsumer(consumer, handler: { observed.append($0) }) {
-            try await eventually("all \(total) records consumed") { observed.count >= total }
+            // Distinct records, not deliveries: redelivered records must not end the wait early.
+            try await eventually("all \(total) records consumed") {
+                Set(observed.records.compactMap { $0.headers.value("index") }).count >= total
+            }
         }
 
         let records = observed.records
-        #expect(records.count == total, "a clean run delivers every record once")
         let byIndex = Dictionary(grouping: records) { $0.headers.value("index") ?? "?" }
         for index in 0..<total {
-            let record = try #require(byIndex[String(index)]?.first, "record \(index) missing")
-            #expect(record.keyString == "key-\(index)")
-            #expect(record.value == Array("value-\(index)".utf8))
-            #expect(record.headers == headers(index))
-            #expect(record.timestampMilliseconds != nil)
+            let deliveries = try #require(byIndex[String(index)], "record \(index) missing")
+            let positions = Set(deliveries.map { Position(partition: $0.partition, offset: $0.offset) })
+            #expect(positions.count == 1, "record \(index) is in the log once, not at \(positions.sorted())")
+            for record in deliveries {
+                #expect(record.keyString == "key-\(index)")
+                #expect(record.value == Array("value-\(index)".utf8))
+                #expect(record.headers == headers(index))
+                #expect(record.timestampMilliseconds != nil)
+            }
+        }
+        // A clean run sees two rebalance events: the assignment and the revoke on close. More means the group
+        // lost its partitions — its coordinator unreachable for longer than session.timeout.ms, as happens on
+        // an overloaded machine — and the records processed since the last commit were redelivered, as
+        // at-least-once requires; above, every redelivery was checked to be the same record at the same offset.
+        if consumer.rebalanceEvents <= 2 {
+            #expect(records.count == total, "a clean run delivers every record once")
         }
     }
 

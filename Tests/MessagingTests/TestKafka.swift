@@ -8,8 +8,9 @@ import Synchronization
 import Testing
 
 /// The Kafka cluster the integration tests run against: `RAG_KAFKA_BOOTSTRAP_SERVERS` (set by `make test`
-/// to the local broker, or to a real Kafka), plus `RAG_BROKER_CONTROL_URL` for fault injection when the
-/// local broker is used.
+/// to the local broker, or to a real Kafka), plus `RAG_BROKER_CONTROL_URL` to create topics on the local
+/// broker. Tests that inject faults use a private `KafkaMockCluster` instead: faults are cluster-wide and
+/// would disturb the suites running in parallel on the shared broker.
 enum TestKafka {
     static let bootstrapServers = ProcessInfo.processInfo.environment["RAG_KAFKA_BOOTSTRAP_SERVERS"]
     static let controlURL = ProcessInfo.processInfo.environment["RAG_BROKER_CONTROL_URL"]
@@ -17,7 +18,6 @@ enum TestKafka {
 
     /// Integration tests run when a cluster is configured, and always in CI (where a missing cluster fails).
     static var isAvailable: Bool { bootstrapServers != nil || runningInCI }
-    static var hasFaultInjection: Bool { controlURL != nil || runningInCI }
 
     static var logger: Logger {
         var logger = Logger(label: "test.kafka")
@@ -48,7 +48,7 @@ enum TestKafka {
 
     /// POSTs a JSON body to the local broker's control port.
     static func control(_ path: String, _ body: [String: any Sendable] = [:]) async throws {
-        let base = try #require(controlURL, "RAG_BROKER_CONTROL_URL is not set; fault injection needs the local broker")
+        let base = try #require(controlURL, "RAG_BROKER_CONTROL_URL is not set; the control port needs the local broker")
         var request = URLRequest(url: URL(string: "\(base)/\(path)")!)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -62,10 +62,10 @@ enum TestKafka {
         try KafkaProducer(configuration: .init(bootstrapServers: try requireBootstrap(), clientID: "test-producer"), logger: logger)
     }
 
-    /// A consumer configured for fast group operations against the local broker.
-    static func consumerConfiguration(group: String, topics: [String]) throws -> KafkaConsumerConfiguration {
+    /// A consumer configured for fast group operations against the local broker (or `bootstrapServers`).
+    static func consumerConfiguration(group: String, topics: [String], bootstrapServers: String? = nil) throws -> KafkaConsumerConfiguration {
         var configuration = KafkaConsumerConfiguration(
-            bootstrapServers: try requireBootstrap(), groupID: group, topics: topics, clientID: "test-consumer")
+            bootstrapServers: try bootstrapServers ?? requireBootstrap(), groupID: group, topics: topics, clientID: "test-consumer")
         configuration.sessionTimeout = .milliseconds(4000)
         configuration.maxPollInterval = .milliseconds(6000)
         configuration.commitInterval = .milliseconds(200)
