@@ -34,6 +34,17 @@ struct ConsumerMetrics: Sendable {
     func pausedPartitions(_ count: Int) { paused.record(count) }
     func rebalance() { rebalances.increment() }
     func commitDuration(_ duration: Duration) { commitLatency.recordNanoseconds(duration.nanoseconds) }
+
+    /// Records not yet done on a partition this consumer owns (see `KafkaConsumer.reportLag`).
+    func lag(_ topicPartition: KafkaTopicPartition, _ records: Int64) { lagGauge(topicPartition).record(records) }
+    /// A revoked partition's lag is reported by its new owner; this consumer stops exporting it.
+    func forgetLag(_ topicPartition: KafkaTopicPartition) { lagGauge(topicPartition).destroy() }
+
+    private func lagGauge(_ topicPartition: KafkaTopicPartition) -> Gauge {
+        Gauge(label: "kafka_consumer_lag", dimensions: [
+            ("group", group), ("topic", topicPartition.topic), ("partition", String(topicPartition.partition)),
+        ])
+    }
 }
 
 extension Duration {

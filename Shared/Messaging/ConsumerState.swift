@@ -111,6 +111,12 @@ struct ConsumerState {
         }
     }
 
+    /// Per owned partition, the offset below which all work is done (what the next commit holds), or nil
+    /// before its first record.
+    func lowWatermarks() -> [(KafkaTopicPartition, Int64?)] {
+        partitions.map { ($0.key, $0.value.tracker.committableOffset) }
+    }
+
     func inFlight(of selection: [KafkaTopicPartition]) -> Int {
         selection.reduce(0) { $0 + (partitions[$1]?.tracker.inFlight ?? 0) }
     }

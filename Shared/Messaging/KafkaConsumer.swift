@@ -78,6 +78,7 @@ public final class KafkaConsumer: Sendable {
             applyPauseResume(client)
             if clock.now >= nextCommit.withLock({ $0 }) {
                 commit(client, state.withLock { $0.takeCommittableOffsets() }, synchronously: false)
+                reportLag(client)
                 nextCommit.withLock { $0 = clock.now + configuration.commitInterval }
             }
             poll(client, continuation)
@@ -165,6 +166,27 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Consumer lag per owned partition: the high watermark of the last fetch minus the low-watermark of
+    /// finished work (before a partition's first record, minus the fetch position). Local calls only.
+    private func reportLag(_ client: RDKafkaClient) {
+        for (topicPartition, done) in state.withLock({ $0.lowWatermarks() }) {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            guard rd_kafka_get_watermark_offsets(client.handle, topicPartition.topic, topicPartition.partition, &low, &high)
+                    == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0,
+                  let position = done ?? fetchPosition(client, topicPartition) else { continue }
+            metrics.lag(topicPartition, max(0, high - position))
+        }
+    }
+
+    private func fetchPosition(_ client: RDKafkaClient, _ topicPartition: KafkaTopicPartition) -> Int64? {
+        withPartitionList([(topicPartition, 0)]) { list in
+            guard rd_kafka_position(client.handle, list) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                  let offset = list.entries.first?.1, offset >= 0 else { return nil }
+            return offset
+        }
+    }
+
     /// The asynchronous commit result, served on the poll thread.
     private func commitCompleted(_ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
         guard let list else { return }
@@ -235,6 +257,7 @@ public final class KafkaConsumer: Sendable {
                 state.remove(partitions)
                 return count
             }
+            partitions.forEach(metrics.forgetLag)
             if cooperative {
                 if let error = rd_kafka_incremental_unassign(rk, list) { rd_kafka_error_destroy(error) }
             } else {

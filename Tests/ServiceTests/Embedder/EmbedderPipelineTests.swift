@@ -142,6 +142,8 @@ struct EmbedderPipelineTests {
         try await Task.sleep(for: .seconds(8))
         let during = try await pipeline.committedOffsets()
         #expect(before == during, "no offset moved while Postgres was down")
+        #expect(try await pipeline.metric("kafka_consumer_lag", where: "topic=\"\(pipeline.gateway.topics.chunks)\"") > 0,
+                "the stalled work shows as consumer lag")
         try pipeline.resumePostgres()
         try await pipeline.waitForRows(1000)
         #expect(try await pipeline.rowCount() == 1000)
@@ -150,6 +152,10 @@ struct EmbedderPipelineTests {
             var total: Int64 = 0
             for (_, offset) in committed { total += offset ?? 0 }
             return total == 1000  // one record per chunk, all partitions starting at 0
+        }
+        try await eventually("no lag left on any partition") {
+            let lag = try await pipeline.metricSeries("kafka_consumer_lag", where: "topic=\"\(pipeline.gateway.topics.chunks)\"")
+            return !lag.isEmpty && lag.allSatisfy { $0 == 0 }
         }
     }
 

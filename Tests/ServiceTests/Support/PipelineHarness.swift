@@ -135,12 +135,16 @@ final class PipelineHarness: @unchecked Sendable {
 
     /// A counter or gauge of the embedder's /metrics, summed over label sets matching `filter`.
     func metric(_ name: String, where filter: String = "") async throws -> Double {
+        try await metricSeries(name, where: filter).reduce(0, +)
+    }
+
+    /// The value of every series of the embedder's metric `name` whose line contains `filter`.
+    func metricSeries(_ name: String, where filter: String = "") async throws -> [Double] {
         let response = try await gateway.http.execute(HTTPRequest(url: "http://127.0.0.1:\(embedderAdminPort)/metrics"))
         let text = String(decoding: response.body, as: UTF8.self)
         return text.split(separator: "\n")
             .filter { ($0.hasPrefix(name + "{") || $0.hasPrefix(name + " ")) && (filter.isEmpty || $0.contains(filter)) }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
-            .reduce(0, +)
     }
 
     /// The group's committed offset per partition of rag.chunks (nil: none yet).
