@@ -21,8 +21,10 @@ stop_all() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   scripts/services.sh stop "$run_dir"
+  exit "${1:-0}"
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all 0' INT TERM
+trap 'stop_all $?' EXIT
 
 run() {
   local name=$1
@@ -35,14 +37,15 @@ run() {
 # browser UI (POST /dev/token) and `ragctl token` sign with the private key.
 keys_dir=${RAG_DEV_KEYS_DIR:-.data/dev-keys}
 RAG_DEV_KEYS_DIR="$keys_dir" .build/debug/ragctl token --sub dev --tier free > /dev/null
-run gateway RAG_HTTP_HOST=127.0.0.1 RAG_HTTP_PORT="${RAG_HTTP_PORT:-8080}" \
+# Each worker gets only the variables it reads, so none warns of an unrecognized one.
+run gateway -u RAG_DATABASE_URL RAG_HTTP_HOST=127.0.0.1 RAG_HTTP_PORT="${RAG_HTTP_PORT:-8080}" \
   RAG_JWT_PUBLIC_KEY_FILE="$keys_dir/dev-rs256-public.pem" RAG_JWT_KEY_ID=dev-rs256 \
   RAG_JWT_ISSUER=kafka-rag-dev RAG_JWT_AUDIENCE=kafka-rag \
   RAG_GATEWAY_DEV_SIGNING_KEY_FILE="$keys_dir/dev-rs256-private.pem"
 run embedder
 run rag-chain
 run outbox-relay
-run review-sampler
+run review-sampler -u RAG_DATABASE_URL
 
 echo
 echo "gateway:        http://127.0.0.1:${RAG_HTTP_PORT:-8080}  (browser UI at /, API description at /openapi.json)"
@@ -53,3 +56,4 @@ echo "postgres:       $RAG_DATABASE_URL"
 echo "Ctrl-C stops everything."
 wait -n "${pids[@]}" || true
 echo "a process exited; stopping the stack"
+stop_all 1
