@@ -44,8 +44,15 @@ goal_ratio=0.9
 run_root=.run/bench-embedder
 model_dir=${RAG_MINILM_MODEL_DIR:-.data/models/all-MiniLM-L6-v2}
 
-log() { echo "bench-embedder: $*" >&2; }
-die() { log "$*"; exit 1; }
+bench_name=bench-embedder bench_run_dir=$run_root bench_stop_grace=30  # the embedder drains in-flight batches
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
+service_dirs=()  # scripts/services.sh run dirs (broker + Postgres), stopped on exit
+stop_services() { scripts/services.sh stop "$1" > /dev/null 2>&1 || true; }
+bench_stop_more() {
+  local dir
+  for dir in "${service_dirs[@]}"; do stop_services "$dir"; done
+}
 
 # --- prerequisites ----------------------------------------------------------------------------------
 [ -f "$model_dir/model.safetensors" ] || die "model not found in $model_dir; run 'make deps' (or set RAG_MINILM_MODEL_DIR)"
@@ -61,39 +68,6 @@ psql="$pg_home/install/pgserver/pginstall/bin/psql"  # copied there by scripts/l
 unset RAG_KAFKA_BOOTSTRAP_SERVERS RAG_DATABASE_URL RAG_BROKER_CONTROL_URL RAG_POSTGRES_STATE_DIR
 export RAGCTL="$bin/ragctl"
 
-# --- process bookkeeping: everything started here is stopped on exit ---------------------------------
-all_pids=()
-service_dirs=()
-stop_pids() {  # TERM, up to 30 s grace (the embedder drains in-flight batches), then KILL
-  local pid
-  for pid in "$@"; do kill -TERM "$pid" 2> /dev/null || true; done
-  for pid in "$@"; do
-    for _ in $(seq 1 300); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2> /dev/null || true
-    wait "$pid" 2> /dev/null || true
-  done
-}
-stop_services() {  # RUN_DIR: the broker and Postgres of scripts/services.sh
-  scripts/services.sh stop "$1" > /dev/null 2>&1 || true
-}
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  local reversed=() i  # the embedder before the fake model server, gateway, broker and Postgres
-  for ((i = ${#all_pids[@]} - 1; i >= 0; i--)); do reversed+=("${all_pids[i]}"); done
-  [ ${#reversed[@]} -eq 0 ] || stop_pids "${reversed[@]}"
-  local dir
-  for dir in "${service_dirs[@]}"; do stop_services "$dir"; done
-  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$status" -ne 0 ]; then
-    log "logs kept in $run_root"
-  else
-    rm -rf "$run_root"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 rm -rf "$run_root"
 mkdir -p "$run_root"
 
@@ -107,25 +81,6 @@ wait_started() {  # LOGFILE PID NAME: prints the http.port of the worker's "star
   done
   cat "$1" >&2
   die "$3 logged no started line with http.port within 60 s"
-}
-
-wait_http_200() {  # URL PID LOGFILE
-  for _ in $(seq 1 600); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2> /dev/null)" = 200 ] && return 0
-    kill -0 "$2" 2> /dev/null || { cat "$3" >&2; die "process $2 exited before $1 answered"; }
-    sleep 0.1
-  done
-  cat "$3" >&2
-  die "$1 did not answer 200 within 60 s"
-}
-
-cpu_ticks() {  # utime+stime of the given pids (those still alive), in clock ticks
-  local total=0 pid
-  for pid in "$@"; do
-    [ -r "/proc/$pid/stat" ] || continue
-    total=$((total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$total"
 }
 
 postgres_pids() {  # RUN_DIR: the postmaster and its children (backends, background workers)

@@ -29,8 +29,10 @@ lua=bench/python-gateway/post-query.lua
 schema=Shared/Schemas/JSON/query-request.v1.json
 max_bad_percent=1
 
-log() { echo "bench-gateway: $*" >&2; }
-die() { log "$*"; exit 1; }
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-gateway.XXXXXX")
+bench_name=bench-gateway bench_run_dir=$run_dir bench_stop_grace=10
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 # --- prerequisites ----------------------------------------------------------------------------------
 command -v wrk > /dev/null || die "wrk is not installed; run 'make deps'"
@@ -42,50 +44,6 @@ fi
 swift build -c release --product gateway
 swift build -c release --product ragctl
 bin=$(swift build -c release --show-bin-path)
-
-# --- process bookkeeping: everything started here is stopped on exit ---------------------------------
-run_dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-gateway.XXXXXX")
-all_pids=()
-stop_pids() {  # TERM, up to 10 s grace, then KILL
-  local pid
-  for pid in "$@"; do kill -TERM "$pid" 2> /dev/null || true; done
-  for pid in "$@"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2> /dev/null || true
-    wait "$pid" 2> /dev/null || true
-  done
-}
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  local reversed=() i  # gateways before the broker, so that they can flush
-  for ((i = ${#all_pids[@]} - 1; i >= 0; i--)); do reversed+=("${all_pids[i]}"); done
-  [ ${#reversed[@]} -eq 0 ] || stop_pids "${reversed[@]}"
-  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$status" -ne 0 ]; then
-    log "logs kept in $run_dir"
-  else
-    rm -rf "$run_dir"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_http_200() {  # URL PID LOGFILE
-  for _ in $(seq 1 300); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2> /dev/null)" = 200 ] && return 0
-    kill -0 "$2" 2> /dev/null || { cat "$3" >&2; die "process $2 exited before $1 answered"; }
-    sleep 0.1
-  done
-  cat "$3" >&2
-  die "$1 did not answer 200 within 30 s"
-}
-
-cpu_ticks() {  # utime+stime of the given pids, in clock ticks
-  local total=0 pid
-  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
-  echo "$total"
-}
 
 # --- broker, key pair, token ---------------------------------------------------------------------------
 mkdir -p "$run_dir/broker"
