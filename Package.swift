@@ -159,7 +159,7 @@ let package = Package(
             ],
             path: "Tests/ModelClientsTests"
         ),
-        .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests"),
+        .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests", exclude: ["Golden"]),
         // The workers as processes against a private broker, Postgres and the fake model server.
         .testTarget(
             name: "ServiceTests",

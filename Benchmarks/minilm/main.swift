@@ -129,7 +129,7 @@ struct Golden: Decodable {
     let items: [Item]
 }
 
-let goldenPath = ProcessInfo.processInfo.environment["RAG_MINILM_GOLDEN"] ?? "../shared/testdata/minilm-golden.json"
+let goldenPath = ProcessInfo.processInfo.environment["RAG_MINILM_GOLDEN"] ?? "Tests/MiniLMTests/Golden/minilm-golden.json"
 if let data = FileManager.default.contents(atPath: goldenPath), let golden = try? JSONDecoder().decode(Golden.self, from: data) {
     let vectors = try embedder.embed(golden.items.map(\.text))
     var sameIDs = 0

@@ -16,10 +16,10 @@ enum MiniLMTestSupport {
         return repositoryRoot.appendingPathComponent(MiniLMEmbedder.defaultModelDirectory).path
     }()
 
-    /// `$RAG_MINILM_GOLDEN`, else `<repo>/../shared/testdata/minilm-golden.json`.
+    /// `$RAG_MINILM_GOLDEN`, else the copy in the repository (`Tests/MiniLMTests/Golden`).
     static let goldenPath: String = {
         if let override = environment["RAG_MINILM_GOLDEN"], !override.isEmpty { return override }
-        return repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata/minilm-golden.json").path
+        return repositoryRoot.appendingPathComponent("Tests/MiniLMTests/Golden/minilm-golden.json").path
     }()
 
     static let modelAvailable = FileManager.default.fileExists(atPath: modelDirectory + "/model.safetensors")
