@@ -3,16 +3,8 @@ import Persistence
 import Testing
 
 /// Fault test: the server stops and comes back (`scripts/local-postgres.sh pause/resume`). It stops a whole
-/// server, so it runs only against a server of its own, named by `RAG_TEST_POSTGRES_RESTART_STATE_DIR`
-/// (the STATE_DIR given to `scripts/local-postgres.sh start`), never against the shared test database:
-///
-///     scripts/local-postgres.sh start .run/pg-fault
-///     RAG_TEST_POSTGRES_RESTART_STATE_DIR=.run/pg-fault .build/debug/kafka-ragPackageTests.xctest \
-///         --testing-library swift-testing --filter PostgresRestartTests
-@Suite(
-    .enabled(if: TestDatabase.restartStateDirectory != nil, "set RAG_TEST_POSTGRES_RESTART_STATE_DIR to run the restart test"),
-    .timeLimit(.minutes(2))
-)
+/// server, so it never uses the shared test database: it starts a server of its own in a temporary directory.
+@Suite(.timeLimit(.minutes(2)))
 struct PostgresRestartTests {
     /// The script in the repository this file belongs to, or else in the current directory.
     static var script: URL {
@@ -34,7 +26,12 @@ struct PostgresRestartTests {
     }
 
     @Test func poolAndListenerSurviveAServerRestart() async throws {
-        let stateDirectory = try #require(TestDatabase.restartStateDirectory)
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("pg-restart-\(UUID().uuidString.prefix(8))").path
+        try Self.runScript("start", stateDirectory)
+        defer {
+            try? Self.runScript("stop", stateDirectory)
+            try? FileManager.default.removeItem(atPath: stateDirectory)
+        }
         let url = try String(contentsOfFile: stateDirectory + "/database.url", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let pool = PostgresPool(connectionString: url, maxConnections: 2)

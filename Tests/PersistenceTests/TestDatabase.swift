@@ -14,12 +14,6 @@ enum TestDatabase {
         return value
     }
 
-    /// The STATE_DIR of a Postgres of its own for `PostgresRestartTests`, which stops and restarts it.
-    static var restartStateDirectory: String? {
-        guard let value = environment["RAG_TEST_POSTGRES_RESTART_STATE_DIR"], !value.isEmpty else { return nil }
-        return value
-    }
-
     /// For `.enabled(if:)`: run when a database is configured, or in CI (where a missing one is a failure).
     static var shouldRun: Bool { url != nil || environment["CI"] != nil }
 
