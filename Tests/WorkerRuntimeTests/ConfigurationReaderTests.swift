@@ -130,6 +130,10 @@ struct ConfigurationReaderTests {
         #expect(reader.effectiveValues["RAG_TEST_BATCH_SIZE"] == "32")
         #expect(reader.effectiveValues["RAG_TEST_POLL_INTERVAL"] == "1s")
         #expect(!reader.effectiveValues.values.contains { $0.contains("hunter2") || $0.contains("sk-very-secret") })
+
+        // An unset secret shows as empty, so the log tells "not set" from "set".
+        let (_, unset) = try self.read(["RAG_KAFKA_BOOTSTRAP_SERVERS": "localhost:9092", "RAG_DATABASE_URL": "postgresql://db/rag"])
+        #expect(unset.effectiveValues["RAG_TEST_API_KEY"] == "")
     }
 
     @Test("an invalid secret is reported without echoing its value")

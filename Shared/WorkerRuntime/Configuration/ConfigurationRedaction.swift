@@ -2,7 +2,8 @@
 public enum ConfigurationRedaction: Sendable, Equatable {
     /// The value is not sensitive and is shown as is.
     case none
-    /// The value is a secret (token, key, password): it is never shown, only whether it is set.
+    /// The value is a secret (token, key, password): it is never shown, only whether it is set
+    /// (`<redacted>`, or the empty string when it is empty).
     case secret
     /// The value is a URL that may carry credentials: the password in the user-info part and any
     /// `password=` query parameter are replaced with `***`; the rest is shown.
@@ -14,7 +15,7 @@ public enum ConfigurationRedaction: Sendable, Equatable {
         case .none:
             return value
         case .secret:
-            return "<redacted>"
+            return value.isEmpty ? "" : "<redacted>"
         case .urlCredentials:
             return Self.redactURLCredentials(value)
         }
