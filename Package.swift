@@ -148,8 +148,10 @@ let package = Package(
         ),
 
         // Tests mirror the Shared targets. Integration tests need the services `make test` starts.
+        // TestSupport: helpers several test targets share (running a command without blocking the pool).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"], path: "Tests/MessagingTests"),
-        .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], path: "Tests/PersistenceTests"),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "TestSupport"], path: "Tests/PersistenceTests"),
         .testTarget(
             name: "ModelClientsTests",
             dependencies: [
@@ -164,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Gateway", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer",
+                "Gateway", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer", "TestSupport",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
@@ -180,7 +182,7 @@ let package = Package(
             ],
             path: "Tests/AuthTests"
         ),
-        .testTarget(name: "SchemasTests", dependencies: ["Schemas"], path: "Tests/SchemasTests"),
+        .testTarget(name: "SchemasTests", dependencies: ["Schemas", "TestSupport"], path: "Tests/SchemasTests"),
         .testTarget(name: "FakeModelServerTests", dependencies: ["FakeModelServer"], path: "Tests/FakeModelServerTests"),
         .testTarget(
             name: "WorkerRuntimeTests",

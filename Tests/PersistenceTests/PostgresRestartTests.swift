@@ -1,5 +1,6 @@
 import Foundation
 import Persistence
+import TestSupport
 import Testing
 
 /// Fault test: the server stops and comes back (`scripts/local-postgres.sh pause/resume`). It stops a whole
@@ -15,23 +16,23 @@ struct PostgresRestartTests {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("scripts/local-postgres.sh")
     }
 
-    static func runScript(_ command: String, _ stateDirectory: String) throws {
-        let process = Process()
-        process.executableURL = script
-        process.arguments = [command, stateDirectory]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "local-postgres.sh \(command) failed")
+    static func runScript(_ command: String, _ stateDirectory: String) async throws {
+        let result = try await ProcessRunner.run(script.path, [command, stateDirectory])
+        #expect(result.status == 0, "local-postgres.sh \(command) failed: \(result.errors)")
     }
 
     @Test func poolAndListenerSurviveAServerRestart() async throws {
         let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("pg-restart-\(UUID().uuidString.prefix(8))").path
-        try Self.runScript("start", stateDirectory)
-        defer {
-            try? Self.runScript("stop", stateDirectory)
-            try? FileManager.default.removeItem(atPath: stateDirectory)
-        }
+        try await Self.runScript("start", stateDirectory)
+        var failure: (any Error)?
+        do { try await stopAndRestart(stateDirectory) } catch { failure = error }
+        try await Self.runScript("stop", stateDirectory)
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+        if let failure { throw failure }
+    }
+
+    /// Connects a pool and a listener, stops the server for 3 s, starts it again and checks both recover.
+    private func stopAndRestart(_ stateDirectory: String) async throws {
         let url = try String(contentsOfFile: stateDirectory + "/database.url", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let pool = PostgresPool(connectionString: url, maxConnections: 2)
@@ -41,7 +42,7 @@ struct PostgresRestartTests {
         try await listener.waitUntilListening()
         #expect(try await pool.query("SELECT 1").singleValue(Int.self) == 1)
 
-        try Self.runScript("pause", stateDirectory)
+        try await Self.runScript("pause", stateDirectory)
         let down = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
         #expect(down?.isConnectionFailure == true)
         try await Task.sleep(for: .seconds(3))
@@ -49,7 +50,7 @@ struct PostgresRestartTests {
         #expect(stillDown?.isConnectionFailure == true)
         #expect(!listener.isListening)
 
-        try Self.runScript("resume", stateDirectory)
+        try await Self.runScript("resume", stateDirectory)
         // The first call after the server is back succeeds.
         #expect(try await pool.query("SELECT 2").singleValue(Int.self) == 2)
 

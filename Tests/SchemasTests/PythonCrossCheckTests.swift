@@ -1,36 +1,13 @@
 import Foundation
 import Schemas
+import TestSupport
 import Testing
 
 /// Python's `jsonschema` (the reference implementation most teams use), for cross-checking.
 enum PythonJSONSchema {
-    static let runningInCI = ProcessInfo.processInfo.environment["CI"] != nil
-
-    /// Whether `python3` can import `jsonschema` and `referencing`.
-    static let isInstalled: Bool = (try? run(["-c", "import jsonschema, referencing"]).status) == 0
-
-    /// The cross-check runs when Python is there, and always in CI (where its absence fails the test).
-    static var shouldRun: Bool { isInstalled || runningInCI }
-
-    /// Runs `python3 arguments…`; returns the exit status, standard output and standard error.
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: Data, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        // Standard error goes to a file, so a chatty child can never block on a full pipe we are not reading.
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("python-stderr-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorFile) }
-        let errorHandle = try FileHandle(forWritingTo: errorFile)
-        defer { try? errorHandle.close() }
-        process.standardError = errorHandle
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errors = String(decoding: FileManager.default.contents(atPath: errorFile.path) ?? Data(), as: UTF8.self)
-        return (process.terminationStatus, data, errors)
+    /// Runs `python3 arguments…` (without blocking the cooperative thread pool).
+    static func run(_ arguments: [String]) async throws -> ProcessRunner.Result {
+        try await ProcessRunner.run("python3", arguments)
     }
 
     /// Checks every schema file with `Draft202012Validator.check_schema`, then validates every example
@@ -72,15 +49,10 @@ enum PythonJSONSchema {
 
 @Suite("Python jsonschema cross-check", .timeLimit(.minutes(2)))
 struct PythonCrossCheckTests {
-    @Test(
-        "every schema is a valid 2020-12 schema and Python's jsonschema agrees with every example",
-        .enabled(if: PythonJSONSchema.shouldRun, "python3 with jsonschema is not installed (pip install jsonschema)")
-    )
-    func crossCheck() throws {
-        try #require(
-            PythonJSONSchema.isInstalled,
-            "python3 with jsonschema and referencing is required in CI for the schema cross-check"
-        )
+    @Test("every schema is a valid 2020-12 schema and Python's jsonschema agrees with every example")
+    func crossCheck() async throws {
+        let installed = try await PythonJSONSchema.run(["-c", "import jsonschema, referencing"])
+        try #require(installed.status == 0, "python3 with jsonschema and referencing is needed (`make deps` installs them): \(installed.errors)")
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let schemaDirectory = directory.appendingPathComponent("schemas")
@@ -94,9 +66,9 @@ struct PythonCrossCheckTests {
         let examplesFile = directory.appendingPathComponent("examples.json")
         try Data(payload.serialized()).write(to: examplesFile)
 
-        let (status, output, errors) = try PythonJSONSchema.run(["-c", PythonJSONSchema.script, schemaDirectory.path, examplesFile.path])
-        try #require(status == 0, "the Python cross-check script failed (exit \(status)): \(errors)")
-        let report = try JSONValue.parse([UInt8](output))
+        let check = try await PythonJSONSchema.run(["-c", PythonJSONSchema.script, schemaDirectory.path, examplesFile.path])
+        try #require(check.status == 0, "the Python cross-check script failed (exit \(check.status)): \(check.errors)")
+        let report = try JSONValue.parse([UInt8](check.output))
 
         let schemaErrors = try #require(report["schema_errors"]?.objectValue)
         for (file, error) in schemaErrors {

@@ -2,6 +2,7 @@ import FakeModelServer
 import Foundation
 import Messaging
 import Persistence
+import TestSupport
 import Testing
 
 @Suite("Embedder: gateway → rag.chunks → embedder → pgvector", .timeLimit(.minutes(5)))
@@ -28,7 +29,7 @@ struct EmbedderPipelineTests {
 
         // The stored vectors are what `ragctl embed` computes for the same texts.
         let sample = stride(from: 0, to: corpus.count, by: 97).map { corpus[$0] }
-        let reference = try Self.ragctlEmbed(sample.map(\.text))
+        let reference = try await Self.ragctlEmbed(sample.map(\.text))
         for (chunk, expected) in zip(sample, reference) {
             let vector = try await pipeline.pool.query("SELECT embedding FROM chunks WHERE doc_id = $1 AND seq = $2", chunk.docID, chunk.seq)
                 .singleRow().decode([Float].self, at: 0)
@@ -135,7 +136,7 @@ struct EmbedderPipelineTests {
                                                  environment: ["RAG_EMBEDDING_BATCH_SIZE": "16"])
         try await pipeline.post(PipelineHarness.corpus(1000))
         try await eventually("some rows before the outage") { try await pipeline.rowCount() >= 100 }
-        try pipeline.pausePostgres()
+        try await pipeline.pausePostgres()
         // Let the last commits of work finished before the outage go through, then watch the offsets.
         try await Task.sleep(for: .seconds(2))
         let before = try await pipeline.committedOffsets()
@@ -144,7 +145,7 @@ struct EmbedderPipelineTests {
         #expect(before == during, "no offset moved while Postgres was down")
         #expect(try await pipeline.metric("kafka_consumer_lag", where: "topic=\"\(pipeline.gateway.topics.chunks)\"") > 0,
                 "the stalled work shows as consumer lag")
-        try pipeline.resumePostgres()
+        try await pipeline.resumePostgres()
         try await pipeline.waitForRows(1000)
         #expect(try await pipeline.rowCount() == 1000)
         try await eventually("offsets committed to the end") {
@@ -160,23 +161,15 @@ struct EmbedderPipelineTests {
     }
 
     /// Runs `ragctl embed` on the texts: one vector per text.
-    static func ragctlEmbed(_ texts: [String]) throws -> [[Float]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: GatewayHarness.repositoryRoot + "/.build/debug/ragctl")
-        process.arguments = ["embed"]
-        process.environment = ["RAG_MINILM_MODEL_DIR": MiniLMModel.directory]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        let lines = texts.map { text in
-            String(decoding: try! JSONSerialization.data(withJSONObject: ["text": text]), as: UTF8.self) + "\n"
+    static func ragctlEmbed(_ texts: [String]) async throws -> [[Float]] {
+        let lines = try texts.map { text in
+            String(decoding: try JSONSerialization.data(withJSONObject: ["text": text]), as: UTF8.self) + "\n"
         }
-        input.fileHandleForWriting.write(Data(lines.joined().utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let result = try await ProcessRunner.run(
+            GatewayHarness.repositoryRoot + "/.build/debug/ragctl", ["embed"],
+            environment: ["RAG_MINILM_MODEL_DIR": MiniLMModel.directory], input: Data(lines.joined().utf8))
+        try #require(result.status == 0, "ragctl embed failed: \(result.errors)")
+        let data = result.output
         return try String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             return try #require(object["embedding"] as? [Double]).map(Float.init)

@@ -208,19 +208,23 @@ final class ChildProcess: @unchecked Sendable {
     var isRunning: Bool { process.isRunning }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    /// SIGKILL: no shutdown, no commit, no group leave.
-    func kill() {
+    /// SIGKILL: no shutdown, no commit, no group leave. Returns once the process is gone.
+    func kill() async {
         guard process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
+    /// SIGTERM, and SIGKILL if the process is still running 5 s later. Returns at once (it is called from
+    /// `deinit`s, which must not hold a thread of the cooperative pool); a thread of its own keeps watch.
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        Thread.detachNewThread { [self] in
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        }
     }
 }
 

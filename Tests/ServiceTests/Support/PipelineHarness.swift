@@ -3,6 +3,7 @@ import Foundation
 import Messaging
 import ModelClients
 import Persistence
+import TestSupport
 import Testing
 
 /// Gateway + embedder + a private broker + a fresh Postgres database (or a private Postgres server, for
@@ -30,7 +31,7 @@ final class PipelineHarness: @unchecked Sendable {
         gateway = try await GatewayHarness()
         if privatePostgres {
             let directory = gateway.directory + "/postgres"
-            try Self.runScript(["scripts/local-postgres.sh", "start", directory])
+            try await Self.runScript(["scripts/local-postgres.sh", "start", directory])
             databaseURL = try String(contentsOfFile: directory + "/database.url", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             privatePostgresDirectory = directory
         } else {
@@ -81,7 +82,7 @@ final class PipelineHarness: @unchecked Sendable {
         let directory = privatePostgresDirectory
         Task {
             await pool.close()
-            if let directory { try? Self.runScript(["scripts/local-postgres.sh", "stop", directory]) }
+            if let directory { try? await Self.runScript(["scripts/local-postgres.sh", "stop", directory]) }
         }
     }
 
@@ -89,15 +90,15 @@ final class PipelineHarness: @unchecked Sendable {
 
     /// SIGKILL the embedder and start a new one.
     func killAndRestartEmbedder() async throws {
-        embedder.kill()
+        await embedder.kill()
         embedder = try ChildProcess(executable: "embedder", arguments: [], environment: embedderEnvironment,
                                     logPath: gateway.directory + "/embedder-\(UUID().uuidString.prefix(4)).log")
         embedderAdminPort = try await GatewayHarness.waitForStartedLine(of: embedder)
     }
 
     /// Stops the private Postgres server (data and port kept) and starts it again later.
-    func pausePostgres() throws { try Self.runScript(["scripts/local-postgres.sh", "pause", try #require(privatePostgresDirectory)]) }
-    func resumePostgres() throws { try Self.runScript(["scripts/local-postgres.sh", "resume", try #require(privatePostgresDirectory)]) }
+    func pausePostgres() async throws { try await Self.runScript(["scripts/local-postgres.sh", "pause", try #require(privatePostgresDirectory)]) }
+    func resumePostgres() async throws { try await Self.runScript(["scripts/local-postgres.sh", "resume", try #require(privatePostgresDirectory)]) }
 
     /// `count` chunks in documents of `perDocument`, as POST /chunks batches; returns the texts by chunk key.
     static func corpus(_ count: Int, perDocument: Int = 50, tag: String = "") -> [(docID: String, seq: Int, text: String, visibility: String)] {
@@ -157,18 +158,9 @@ final class PipelineHarness: @unchecked Sendable {
         return Dictionary(uniqueKeysWithValues: committed.map { ($0.key.partition, $0.value) })
     }
 
-    static func runScript(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: GatewayHarness.repositoryRoot)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(arguments.joined(separator: " ")): \(text)")
+    static func runScript(_ arguments: [String]) async throws {
+        let result = try await ProcessRunner.run("bash", arguments, currentDirectory: GatewayHarness.repositoryRoot)
+        try #require(result.status == 0, "\(arguments.joined(separator: " ")): \(result.text)\(result.errors)")
     }
 }
 
