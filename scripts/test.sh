@@ -27,6 +27,10 @@ if [ $# -gt 0 ]; then
 else
   # The MiniLM tests keep both cores busy with synchronous model inference; run alone first, they do not
   # starve the timing-sensitive integration tests of the cooperative thread pool.
-  swift test --skip-build --filter MiniLMTests
-  swift test --skip-build --skip MiniLMTests
+  status=0
+  swift test --skip-build --filter MiniLMTests --xunit-output "$run_dir/minilm.xml" || status=$?
+  swift test --skip-build --skip MiniLMTests --xunit-output "$run_dir/others.xml" || status=$?
+  # Per target: how many tests ran and against what (Swift Testing writes <name>-swift-testing.xml).
+  python3 scripts/test-summary.py "$run_dir/minilm-swift-testing.xml" "$run_dir/others-swift-testing.xml" || status=1
+  exit "$status"
 fi
