@@ -66,8 +66,35 @@ enum Gateway {
                                     clientID: "gateway-results", logger: logger),
             topics: topics, hub: hub, lookback: configuration.resultsLookback,
             lookbackRecords: Int64(configuration.resultsLookbackRecords), ready: feedReady, logger: logger)
+        let warmUp = ProducerWarmUp(producer: producer, topics: [topics.chunks, topics.queries],
+                                    ready: health.registerFlag(named: "producer"), logger: logger)
         // Stopped last-first: the feed stops, then the producer flushes what it still holds.
-        return [ShutdownTask { await producer.shutdown() }, feed]
+        return [ShutdownTask { await producer.shutdown() }, warmUp, feed]
+    }
+}
+
+/// Fetches the metadata of the topics the gateway produces to before it reports ready, so the first
+/// POST is not held up by a metadata request (~0.5 s); retries while the broker cannot answer.
+struct ProducerWarmUp: Service {
+    let producer: KafkaProducer
+    let topics: [String]
+    let ready: ReadinessFlag
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await producer.prepare(topics: topics, timeout: .seconds(5))
+                ready.markReady()
+                break
+            } catch {
+                ready.markNotReady(reason: "no metadata for \(topics.joined(separator: ", ")): \(error)")
+                logger.warning("producer warm-up failed; retrying in 2 s", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+        // A service that returns would stop the worker: stay until shutdown.
+        try? await gracefulShutdown()
     }
 }
 

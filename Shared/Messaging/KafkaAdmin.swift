@@ -102,18 +102,7 @@ public struct KafkaAdmin: Sendable {
         let timeoutMs = Int32(clamping: timeout.milliseconds)
         let client = try makeClient(type: RD_KAFKA_PRODUCER, extra: [:])
         defer { client.destroy() }
-        return try await runBlocking {
-            let topicHandle = rd_kafka_topic_new(client.handle, topic, nil)
-            defer { rd_kafka_topic_destroy(topicHandle) }
-            var metadata: UnsafePointer<rd_kafka_metadata>?
-            let err = rd_kafka_metadata(client.handle, 0, topicHandle, &metadata, timeoutMs)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err) }
-            defer { rd_kafka_metadata_destroy(metadata) }
-            guard metadata.pointee.topic_cnt == 1 else { throw KafkaError(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) }
-            let topicMetadata = metadata.pointee.topics[0]
-            guard topicMetadata.err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(topicMetadata.err) }
-            return topicMetadata.partition_cnt
-        }
+        return try await runBlocking { try client.partitionCount(of: topic, timeoutMs: timeoutMs) }
     }
 
     private func makeClient(type: rd_kafka_type_t, extra: [String: String]) throws -> RDKafkaClient {

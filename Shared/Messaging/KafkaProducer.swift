@@ -75,6 +75,17 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// Fetches the metadata of `topics` (partitions and leaders), so the first record sent to each is not
+    /// held up by a metadata request (~0.5 s). A service calls it before it reports ready.
+    /// - Throws: A `KafkaError` when a topic does not exist or the cluster does not answer within `timeout`.
+    public func prepare(topics: [String], timeout: Duration = .seconds(10)) async throws {
+        let client = self.client
+        let timeoutMs = Int32(clamping: timeout.milliseconds)
+        for topic in topics {
+            _ = try await runBlocking { try client.partitionCount(of: topic, timeoutMs: timeoutMs) }
+        }
+    }
+
     /// Waits until every buffered record is delivered or failed, then stops the poll thread.
     /// Records still undelivered after `timeout` are failed with a timeout by librdkafka on destroy.
     public func shutdown(timeout: Duration = .seconds(10)) async {

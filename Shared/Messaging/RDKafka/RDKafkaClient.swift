@@ -67,6 +67,21 @@ final class RDKafkaClient: @unchecked Sendable {
         callbacksPointer.release()
     }
 
+    /// The number of partitions of `topic`, from cluster metadata (which the client also keeps, so a
+    /// producer's first record to the topic need not wait for it). Blocks for up to `timeoutMs`.
+    func partitionCount(of topic: String, timeoutMs: Int32) throws -> Int32 {
+        let topicHandle = rd_kafka_topic_new(handle, topic, nil)
+        defer { rd_kafka_topic_destroy(topicHandle) }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(handle, 0, topicHandle, &metadata, timeoutMs)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(err) }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        guard metadata.pointee.topic_cnt == 1 else { throw KafkaError(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) }
+        let topicMetadata = metadata.pointee.topics[0]
+        guard topicMetadata.err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(topicMetadata.err) }
+        return topicMetadata.partition_cnt
+    }
+
     /// The client's fatal error, if librdkafka raised one (idempotent producer sequence errors, fencing).
     func fatalError() -> KafkaError? {
         var text = [CChar](repeating: 0, count: 512)

@@ -96,7 +96,11 @@ struct GatewayAuthTests {
         let ui = try await gateway.get("/")
         #expect(ui.status == 200 && ui.headers["content-type"]?.hasPrefix("text/html") == true && ui.text.contains("EventSource"))
         #expect(try await gateway.get("/healthz").status == 200)
-        #expect(try await gateway.get("/readyz").status == 200)
+        let readiness = try await gateway.get("/readyz")
+        #expect(readiness.status == 200)
+        // Ready means: the producer has its topics' metadata, and the results feed its partitions.
+        let checks = (readiness.json["checks"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["status"] ?? "")" }
+        #expect(checks.sorted() == ["producer=ready", "results-feed=ready"])
         #expect(try await gateway.get("/metrics").status == 200)
         let missing = try await gateway.get("/nowhere")
         #expect(missing.status == 404 && missing.problemCode == "not_found")
