@@ -81,8 +81,8 @@ public final class KafkaProducer: Sendable {
     public func prepare(topics: [String], timeout: Duration = .seconds(10)) async throws {
         let client = self.client
         let timeoutMs = Int32(clamping: timeout.milliseconds)
-        for topic in topics {
-            _ = try await runBlocking { try client.partitionCount(of: topic, timeoutMs: timeoutMs) }
+        try await runBlocking {
+            for topic in topics { _ = try client.partitionCount(of: topic, timeoutMs: timeoutMs) }
         }
     }
 
