@@ -18,8 +18,16 @@ import Synchronization
 /// different tasks interleave, so a transaction needs exclusive use (the pool gives that).
 ///
 /// **Cancellation.** Cancelling the calling task while a statement runs sends a cancel request to the
-/// server (`PQcancel`); the statement then fails with SQLSTATE 57014. A statement still waiting in the
-/// queue when its task is cancelled is not sent at all and throws `CancellationError`.
+/// server (`PQcancel`); the statement then fails with SQLSTATE 57014. The cancel request travels on a
+/// connection of its own and may arrive late, so the session is then marked unusable: a late cancel can
+/// never hit the next statement of a reused connection. A statement still waiting in the queue when its
+/// task is cancelled is not sent at all and throws `CancellationError`.
+///
+/// **Bounds.** Every statement is bounded by `callTimeout`: the server's `statement_timeout` ends a slow
+/// statement (SQLSTATE 57014, the session stays usable), and the client waits on the socket for at most
+/// `callTimeout` plus a grace, so a host that hangs without resetting the connection yields a `.timedOut`
+/// error instead of blocking for as long as TCP keeps the connection. TCP keepalives and
+/// `tcp_user_timeout` make the kernel notice a dead peer too.
 ///
 /// **Failures.** Errors are `PostgresError`. After an error with `isConnectionFailure`, `isUsable` is
 /// `false` and the connection should be closed and replaced (the pool does this itself).
@@ -33,6 +41,11 @@ public final class PostgresConnection: @unchecked Sendable {
     public let serverVersion: Int
     /// The logger used for connection events and server notices (at debug level).
     public let logger: Logger
+    /// The bound of every statement (see **Bounds** above).
+    public let callTimeout: Duration
+    /// How long the client waits for an answer: `callTimeout` plus a tenth of it, at least 1 s, so that
+    /// the server's own `statement_timeout` normally ends a slow statement first.
+    private var clientWait: Duration { callTimeout + max(callTimeout / 10, .seconds(1)) }
 
     private let handle: OpaquePointer       // PGconn *; used only on `queue`
     private let cancelHandle: OpaquePointer?  // PGcancel *; PQcancel on it is thread-safe
@@ -51,8 +64,9 @@ public final class PostgresConnection: @unchecked Sendable {
         var running: UInt64?
     }
 
-    private init(handle: OpaquePointer, queue: DispatchQueue, noticeSink: NoticeSink, logger: Logger) {
+    private init(handle: OpaquePointer, queue: DispatchQueue, noticeSink: NoticeSink, callTimeout: Duration, logger: Logger) {
         self.handle = handle
+        self.callTimeout = callTimeout
         self.queue = queue
         self.noticeSink = noticeSink
         self.logger = logger
@@ -85,6 +99,7 @@ public final class PostgresConnection: @unchecked Sendable {
     ///     or a `key=value` string. Its settings win over the defaults below.
     ///   - applicationName: shown in `pg_stat_activity.application_name` unless the string sets one.
     ///   - connectTimeoutSeconds: libpq's `connect_timeout` unless the string sets one.
+    ///   - callTimeout: the bound of every statement (see **Bounds** above).
     ///   - logger: receives connection events and server notices at debug level.
     /// - Throws: `PostgresError` with code `.connectionFailed` and `isConnectionFailure == true` when the
     ///   server cannot be reached or rejects the session.
@@ -95,6 +110,7 @@ public final class PostgresConnection: @unchecked Sendable {
         to connectionString: String,
         applicationName: String = "kafka-rag",
         connectTimeoutSeconds: Int = 10,
+        callTimeout: Duration = .seconds(30),
         logger: Logger = Logger(label: "persistence.postgres")
     ) async throws -> PostgresConnection {
         let queue = DispatchQueue(label: "persistence.postgres.connection")
@@ -102,7 +118,7 @@ public final class PostgresConnection: @unchecked Sendable {
             queue.async {
                 continuation.resume(with: Result { () throws(PostgresError) in
                     try open(connectionString, applicationName: applicationName, connectTimeoutSeconds: connectTimeoutSeconds,
-                             queue: queue, logger: logger)
+                             callTimeout: callTimeout, queue: queue, logger: logger)
                 })
             }
         }
@@ -113,16 +129,24 @@ public final class PostgresConnection: @unchecked Sendable {
         _ connectionString: String,
         applicationName: String,
         connectTimeoutSeconds: Int,
+        callTimeout: Duration,
         queue: DispatchQueue,
         logger: Logger
     ) throws(PostgresError) -> PostgresConnection {
+        let timeoutMilliseconds = String(max(callTimeout.milliseconds, 1))
         let handle = try LibPQ.connect(connectionString, defaults: [
             ("connect_timeout", String(max(connectTimeoutSeconds, 1))),
             ("application_name", applicationName),
-        ])
+            // A peer that vanished is noticed by the kernel: idle probes, and unacknowledged data bounded.
+            ("keepalives", "1"),
+            ("keepalives_idle", "10"),
+            ("keepalives_interval", "5"),
+            ("keepalives_count", "3"),
+            ("tcp_user_timeout", timeoutMilliseconds),
+        ], sessionOptions: "-c statement_timeout=\(timeoutMilliseconds)")
         let sink = NoticeSink(logger: logger)
         sink.install(on: handle)
-        let connection = PostgresConnection(handle: handle, queue: queue, noticeSink: sink, logger: logger)
+        let connection = PostgresConnection(handle: handle, queue: queue, noticeSink: sink, callTimeout: callTimeout, logger: logger)
         logger.debug("postgres connected", metadata: ["backend-pid": "\(connection.backendPID)"])
         return connection
     }
@@ -148,8 +172,9 @@ public final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     public func query(_ sql: String, parameters: [(any PostgresEncodable)?]) async throws -> PostgresQueryResult {
         let texts = try parameters.map { parameter throws -> String? in try parameter?.postgresText() ?? nil }
+        let wait = clientWait
         return try await withHandle(cancellable: true) { handle throws(PostgresError) in
-            try LibPQ.execParams(handle, sql, texts)
+            try LibPQ.execParams(handle, sql, texts, timeout: wait)
         }
     }
 
@@ -157,8 +182,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// as migrations need. Returns the result of the last statement.
     @discardableResult
     public func executeScript(_ sql: String) async throws -> PostgresQueryResult {
-        try await withHandle(cancellable: true) { handle throws(PostgresError) in
-            try LibPQ.execScript(handle, sql)
+        let wait = clientWait
+        return try await withHandle(cancellable: true) { handle throws(PostgresError) in
+            try LibPQ.execScript(handle, sql, timeout: wait)
         }
     }
 
@@ -225,6 +251,7 @@ public final class PostgresConnection: @unchecked Sendable {
                     state.pending.remove(token)
                     let cancelled = state.cancelled.remove(token) != nil
                     if state.isClosed { return .closed }
+                    if state.isBroken { return .broken }
                     if cancelled { return .cancelled }
                     state.running = token
                     return .run
@@ -235,6 +262,11 @@ public final class PostgresConnection: @unchecked Sendable {
                     return
                 case .cancelled:
                     continuation.resume(throwing: CancellationError())
+                    return
+                case .broken:
+                    continuation.resume(throwing: PostgresError(
+                        code: .connectionLost, message: "the session was abandoned after a timeout or a cancel request",
+                        isConnectionFailure: true))
                     return
                 case .run:
                     break
@@ -260,12 +292,17 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    private enum OperationStart { case run, closed, cancelled }
+    private enum OperationStart { case run, closed, cancelled, broken }
 
     /// Task-cancellation handler: interrupt the statement if it is running, or stop it from starting.
+    /// A session that was sent a cancel request is never reused: the request may reach the server after
+    /// this statement ended and would then cancel whatever the session runs next.
     private func cancel(_ token: UInt64) {
         let running = state.withLock { state -> Bool in
-            if state.running == token { return true }
+            if state.running == token {
+                state.isBroken = true
+                return true
+            }
             if state.pending.contains(token) { state.cancelled.insert(token) }
             return false
         }
@@ -313,13 +350,14 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Returns `false` when the connection cannot be reused (closed, broken, or a statement still running).
     func resetForReuse() async -> Bool {
         guard isUsable else { return false }
+        let wait = clientWait
         let reusable = try? await withHandle(cancellable: false) { handle throws(PostgresError) -> Bool in
             guard PQstatus(handle) == CONNECTION_OK else { return false }
             switch PQtransactionStatus(handle) {
             case PQTRANS_IDLE:
                 return true
             case PQTRANS_INTRANS, PQTRANS_INERROR:
-                _ = try LibPQ.execScript(handle, "ROLLBACK")
+                _ = try LibPQ.execScript(handle, "ROLLBACK", timeout: wait)
                 return PQtransactionStatus(handle) == PQTRANS_IDLE
             default:
                 return false
@@ -330,8 +368,9 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs a fixed statement that must not be cancelled by the caller's task (COMMIT, ROLLBACK).
     func executeUncancellable(_ sql: String) async throws {
+        let wait = clientWait
         _ = try await withHandle(cancellable: false) { handle throws(PostgresError) in
-            try LibPQ.execScript(handle, sql)
+            try LibPQ.execScript(handle, sql, timeout: wait)
         }
     }
 }

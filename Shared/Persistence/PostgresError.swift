@@ -31,6 +31,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let closed = Code(name: "closed")
         /// A schema migration could not be applied (bad file name, changed checksum, …).
         public static let migration = Code(name: "migration")
+        /// The server did not answer within the call's bound (a hung host, a network dropping packets); the
+        /// session was abandoned. A connection failure: retry later.
+        public static let timedOut = Code(name: "timedOut")
         /// libpq reported something this library does not expect.
         public static let unexpected = Code(name: "unexpected")
 
@@ -67,6 +70,22 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         self.hint = hint
         self.isConnectionFailure = isConnectionFailure
             ?? (code == .connectionFailed || code == .connectionLost || PostgresError.isConnectionSQLState(sqlState))
+    }
+
+    /// `true` when the statement failed because of the data it carried, so the same data will fail the same
+    /// way however often it is retried: SQLSTATE class 22 (data exception: a string with U+0000 in jsonb,
+    /// a value out of range, invalid text for a type) and class 23 (integrity constraint violation), or a
+    /// parameter this library cannot encode. A worker sends such a record to rag.dlq and moves on.
+    ///
+    /// Everything else is retried with the record kept: connection failures and timeouts, class 40
+    /// (serialization failure, deadlock), 53 (insufficient resources), 57 (operator intervention: cancel,
+    /// shutdown), 58 (system error), and also errors that are the deployment's fault rather than the
+    /// record's (42: a missing table or column) — those stall the partition visibly instead of
+    /// dead-lettering every record.
+    public var isDataRejection: Bool {
+        if code == .encoding { return true }
+        guard code == .server, let sqlState else { return false }
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
     }
 
     /// Code, SQLSTATE, message, detail and hint in one line, for logs.

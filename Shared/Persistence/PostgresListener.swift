@@ -297,11 +297,11 @@ private final class ListenerCore: @unchecked Sendable {
             let (wanted, version) = state.withLock { ($0.channels, $0.channelsVersion) }
             do throws(PostgresError) {
                 for channel in wanted.subtracting(listened).sorted() {
-                    try LibPQ.execScript(handle, "LISTEN " + LibPQ.quoteIdentifier(handle, channel))
+                    try LibPQ.execScript(handle, "LISTEN " + LibPQ.quoteIdentifier(handle, channel), timeout: Self.statementTimeout)
                     listened.insert(channel)
                 }
                 for channel in listened.subtracting(wanted).sorted() {
-                    try LibPQ.execScript(handle, "UNLISTEN " + LibPQ.quoteIdentifier(handle, channel))
+                    try LibPQ.execScript(handle, "UNLISTEN " + LibPQ.quoteIdentifier(handle, channel), timeout: Self.statementTimeout)
                     listened.remove(channel)
                 }
             } catch {
@@ -367,9 +367,10 @@ private final class ListenerCore: @unchecked Sendable {
         }
     }
 
+    /// The bound of a LISTEN/UNLISTEN: a hung server makes the listener reconnect instead of waiting for ever.
+    private static let statementTimeout: Duration = .seconds(30)
+
     private static func milliseconds(_ duration: Duration) -> Int32 {
-        let (seconds, attoseconds) = duration.components
-        let total = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: max(total, 1))
+        Int32(clamping: max(duration.milliseconds, 1))
     }
 }

@@ -31,18 +31,24 @@ public final class PostgresPool: Sendable {
         public var applicationName: String
         /// libpq's `connect_timeout` in seconds, unless the connection string sets one.
         public var connectTimeoutSeconds: Int
+        /// The bound of every statement: the server's `statement_timeout`, and on the client a wait of at
+        /// most this plus a grace of a tenth (at least 1 s) for the answer, after which the session is
+        /// abandoned with a `.timedOut` error (a hung host that never resets the connection).
+        public var callTimeout: Duration
 
         /// Creates a configuration.
         public init(
             connectionString: String,
             maxConnections: Int = 10,
             applicationName: String = "kafka-rag",
-            connectTimeoutSeconds: Int = 10
+            connectTimeoutSeconds: Int = 10,
+            callTimeout: Duration = .seconds(30)
         ) {
             self.connectionString = connectionString
             self.maxConnections = max(1, maxConnections)
             self.applicationName = applicationName
             self.connectTimeoutSeconds = connectTimeoutSeconds
+            self.callTimeout = callTimeout
         }
     }
 
@@ -188,6 +194,7 @@ public final class PostgresPool: Sendable {
                 to: configuration.connectionString,
                 applicationName: configuration.applicationName,
                 connectTimeoutSeconds: configuration.connectTimeoutSeconds,
+                callTimeout: configuration.callTimeout,
                 logger: logger
             )
         } catch {

@@ -11,9 +11,11 @@ enum LibPQ {
     /// `defaults` are settings the connection string may override (e.g. `connect_timeout`), and so are the
     /// session defaults the decoders expect (`TimeZone=UTC`, `DateStyle=ISO`); UTF-8 client encoding is
     /// forced. (Keywords before an expanded `dbname` yield to the string's settings, those after it win.)
-    static func connect(_ connectionString: String, defaults: [(String, String)]) throws(PostgresError) -> OpaquePointer {
+    static func connect(
+        _ connectionString: String, defaults: [(String, String)], sessionOptions: String = ""
+    ) throws(PostgresError) -> OpaquePointer {
         let settings = defaults + [
-            ("options", "-c TimeZone=UTC -c DateStyle=ISO,YMD"),
+            ("options", "-c TimeZone=UTC -c DateStyle=ISO,YMD" + (sessionOptions.isEmpty ? "" : " " + sessionOptions)),
             ("dbname", connectionString),
             ("client_encoding", "UTF8"),
         ]
@@ -33,6 +35,8 @@ enum LibPQ {
             PQfinish(handle)  // a failed PQconnectdb still allocated the PGconn
             throw PostgresError(code: .connectionFailed, message: message, isConnectionFailure: true)
         }
+        // Statements are sent with PQsend… and awaited with poll (`collectResults`), never a blocking write.
+        PQsetnonblocking(handle, 1)
         return handle
     }
 
@@ -112,27 +116,95 @@ enum LibPQ {
         return PostgresError(code: lost ? .connectionLost : .unexpected, message: message, isConnectionFailure: lost)
     }
 
-    /// Runs one statement with text-format parameters (`nil` → SQL NULL) and copies the result. Blocks.
-    static func execParams(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?]) throws(PostgresError) -> PostgresQueryResult {
+    /// Runs one statement with text-format parameters (`nil` → SQL NULL) and copies the result. Blocks for
+    /// at most `timeout` (see `collectResults`).
+    static func execParams(
+        _ connection: OpaquePointer, _ sql: String, _ parameters: [String?], timeout: Duration
+    ) throws(PostgresError) -> PostgresQueryResult {
         // C strings end at NUL, and Postgres text cannot hold it: refuse instead of silently truncating.
         if let index = parameters.firstIndex(where: { $0?.utf8.contains(0) == true }) {
             throw PostgresError(code: .encoding, message: "parameter $\(index + 1) contains a NUL character, which Postgres text cannot store")
         }
+        let deadline = ContinuousClock.now + timeout
         let owned: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } }
         defer { for pointer in owned { free(pointer) } }
         let values: [UnsafePointer<CChar>?] = owned.map { $0.map { UnsafePointer($0) } }
-        let result = PQexecParams(connection, sql, Int32(values.count), nil, values, nil, nil, 0)
-        defer { PQclear(result) }
-        return try consume(result, connection: connection)
+        guard PQsendQueryParams(connection, sql, Int32(values.count), nil, values, nil, nil, 0) == 1 else {
+            throw error(connection: connection)
+        }
+        return try collectResults(connection, deadline: deadline, timeout: timeout)
     }
 
     /// Runs a script of one or more statements, without parameters, through the simple query protocol
-    /// (what migrations need). Returns the last statement's result. Blocks.
+    /// (what migrations need). Returns the last statement's result. Blocks for at most `timeout`.
     @discardableResult
-    static func execScript(_ connection: OpaquePointer, _ sql: String) throws(PostgresError) -> PostgresQueryResult {
-        let result = PQexec(connection, sql)
-        defer { PQclear(result) }
-        return try consume(result, connection: connection)
+    static func execScript(_ connection: OpaquePointer, _ sql: String, timeout: Duration) throws(PostgresError) -> PostgresQueryResult {
+        let deadline = ContinuousClock.now + timeout
+        guard PQsendQuery(connection, sql) == 1 else { throw error(connection: connection) }
+        return try collectResults(connection, deadline: deadline, timeout: timeout)
+    }
+
+    /// Sends what a `PQsend…` call queued and reads every result of it, waiting on the socket with `poll`
+    /// so that no wait outlasts `deadline`. Returns the last result, or throws the first error.
+    ///
+    /// A server that stops answering without closing the connection (a hung or SIGSTOPped host, a
+    /// network that drops packets) would block a plain `PQexec` for as long as TCP keeps the connection:
+    /// minutes to hours. Here it becomes a `.timedOut` error with `isConnectionFailure == true`; the
+    /// session is then in an unknown state (the statement may still run, or commit, later) and must not
+    /// be reused: `PostgresConnection` marks it broken.
+    private static func collectResults(
+        _ connection: OpaquePointer, deadline: ContinuousClock.Instant, timeout: Duration
+    ) throws(PostgresError) -> PostgresQueryResult {
+        // In non-blocking mode PQflush returns 1 while data is left; the server may need us to read first.
+        while true {
+            let flushed = PQflush(connection)
+            if flushed == 0 { break }
+            if flushed < 0 { throw error(connection: connection) }
+            try waitForSocket(connection, events: Int16(POLLIN | POLLOUT), deadline: deadline, timeout: timeout)
+            if PQconsumeInput(connection) == 0 { throw error(connection: connection) }
+        }
+        var last: PostgresQueryResult?
+        var firstError: PostgresError?
+        while true {
+            while PQisBusy(connection) == 1 {
+                try waitForSocket(connection, events: Int16(POLLIN), deadline: deadline, timeout: timeout)
+                if PQconsumeInput(connection) == 0 { throw error(connection: connection) }
+            }
+            guard let result = PQgetResult(connection) else { break }
+            defer { PQclear(result) }
+            guard firstError == nil else { continue }  // drain the rest after an error
+            do throws(PostgresError) {
+                last = try consume(result, connection: connection)
+            } catch {
+                firstError = error
+            }
+        }
+        if let firstError { throw firstError }
+        guard let last else { throw error(connection: connection) }
+        return last
+    }
+
+    /// Waits until the connection's socket is ready for `events`, or throws `.timedOut` at `deadline`.
+    private static func waitForSocket(
+        _ connection: OpaquePointer, events: Int16, deadline: ContinuousClock.Instant, timeout: Duration
+    ) throws(PostgresError) {
+        let socket = PQsocket(connection)
+        guard socket >= 0 else { throw error(connection: connection) }
+        while true {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                throw PostgresError(
+                    code: .timedOut,
+                    message: "Postgres did not answer within \(timeout) (host hung or unreachable); the session is abandoned",
+                    isConnectionFailure: true)
+            }
+            var descriptor = pollfd(fd: socket, events: events, revents: 0)
+            let ready = poll(&descriptor, 1, Int32(clamping: max(1, remaining.milliseconds)))
+            if ready > 0 { return }
+            if ready < 0 && errno != EINTR {
+                throw PostgresError(code: .connectionLost, message: "poll failed: \(String(cString: strerror(errno)))", isConnectionFailure: true)
+            }
+        }
     }
 
     static func string(_ pointer: UnsafePointer<CChar>?) -> String? {
