@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -41,6 +42,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Shared/Messaging"
         ),
@@ -99,6 +101,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             path: "Services/gateway"
         ),
@@ -150,7 +153,11 @@ let package = Package(
         // Tests mirror the Shared targets. Integration tests need the services `make test` starts.
         // TestSupport: helpers several test targets share (running a command without blocking the pool).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "MessagingTests", dependencies: ["Messaging"], path: "Tests/MessagingTests"),
+        .testTarget(
+            name: "MessagingTests",
+            dependencies: ["Messaging", "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Tests/MessagingTests"
+        ),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "TestSupport"], path: "Tests/PersistenceTests"),
         .testTarget(
             name: "ModelClientsTests",
@@ -167,6 +174,7 @@ let package = Package(
             name: "ServiceTests",
             dependencies: [
                 "Gateway", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],

@@ -23,14 +23,27 @@ struct ConsumerState {
     /// Set (under the lock) before the handle is destroyed, so completions stop waking the poll loop.
     var handleClosed = false
     var rebalanceEvents = 0
+    /// How often a partition's offsets went backwards within an assignment.
+    var offsetRewinds = 0
     var confirmedCommits: [KafkaTopicPartition: Int64] = [:]
     var fatalError: KafkaError?
 
     /// Registers a fetched record for processing. Returns its generation, or nil to drop it
     /// (partition no longer owned, being revoked, or the consumer is stopping).
+    ///
+    /// An offset at or below one already handed out (the log was truncated, or the position was reset
+    /// while the partition stayed assigned) starts the partition's bookkeeping afresh under a new
+    /// generation, as a re-assignment would: the earlier records' completions are ignored, and what is
+    /// committed next follows the new position. Nothing crashes.
     mutating func start(_ record: KafkaRecord) -> UInt64? {
         let topicPartition = record.topicPartition
         guard !stopRequested, var partition = partitions[topicPartition], !partition.revoking else { return nil }
+        if !partition.tracker.accepts(record.offset) {
+            totalInFlight -= partition.tracker.inFlight
+            partition = Partition(generation: nextGeneration)
+            nextGeneration += 1
+            offsetRewinds += 1
+        }
         partition.tracker.started(record.offset)
         partitions[topicPartition] = partition
         totalInFlight += 1
@@ -47,6 +60,12 @@ struct ConsumerState {
         return (partition.paused && partition.tracker.inFlight <= limits.perPartition / 2)
             || (pausedForTotal && totalInFlight <= limits.total / 2)
             || (stopRequested && totalInFlight == 0)
+    }
+
+    /// Whether a record of `generation` may still start: its partition is still owned under that
+    /// assignment (a revoking partition's records may, within the revoke timeout).
+    func isOwned(_ topicPartition: KafkaTopicPartition, generation: UInt64) -> Bool {
+        partitions[topicPartition]?.generation == generation && !crashRequested
     }
 
     func isCurrent(_ topicPartition: KafkaTopicPartition, generation: UInt64) -> Bool {

@@ -8,7 +8,10 @@ import Synchronization
 /// commits, per partition, only the contiguous low-watermark of finished records (SPEC §7).
 ///
 /// Flow: a dedicated poll thread calls `rd_kafka_consumer_poll` (it never blocks on a handler), registers
-/// each record in `ConsumerState` and passes it to a task group that runs the handler. A partition whose
+/// each record in `ConsumerState` and passes it to a task group that runs the handler — one record at a time
+/// per lane of `configuration.ordering` (per key by default), so records of one entity take effect in
+/// offset order while different entities run concurrently. Finished child tasks are discarded at once
+/// (memory stays flat however many records pass). A partition whose
 /// in-flight bound is reached is paused (all partitions for the total bound) and resumed when half has
 /// drained; the poll loop keeps polling meanwhile, so `max.poll.interval.ms` is never exceeded by slow
 /// handlers. A handler that throws is retried with exponential backoff until it succeeds or its partition
@@ -24,8 +27,10 @@ public final class KafkaConsumer: Sendable {
     private let configuration: KafkaConsumerConfiguration
     private let logger: Logger
     private let state = Mutex(ConsumerState())
+    private let lanes = Mutex(OrderingLanes<Delivery>())
     private let queueForWakeUps = Mutex(QueueHandle(pointer: nil))
     private let hasRun = Atomic<Bool>(false)
+    private let offsetRewindsLogged = Atomic<Int>(0)
     private let limits: ConsumerState.Limits
     private let metrics: ConsumerMetrics
 
@@ -84,10 +89,17 @@ public final class KafkaConsumer: Sendable {
             poll(client, continuation)
         }
 
+        let ordering = configuration.ordering
         await withTaskCancellationHandler {
-            await withTaskGroup(of: Void.self) { group in
+            await withDiscardingTaskGroup { group in
                 for await delivery in deliveries {
-                    group.addTask { await self.process(delivery, handler) }
+                    guard let lane = ordering.lane(of: delivery.record) else {
+                        group.addTask { await self.process(delivery, handler) }
+                        continue
+                    }
+                    if lanes.withLock({ $0.admit(delivery, to: lane) }) {
+                        group.addTask { await self.processLane(lane, first: delivery, handler) }
+                    }
                 }
                 // The poll loop has closed the consumer; whatever still runs was abandoned (never committed).
                 group.cancelAll()
@@ -124,7 +136,12 @@ public final class KafkaConsumer: Sendable {
             return
         }
         let record = message.copyRecord()
-        guard let generation = state.withLock({ $0.start(record) }) else { return }
+        let (generation, rewinds) = state.withLock { state in (state.start(record), state.offsetRewinds) }
+        guard let generation else { return }
+        if rewinds != offsetRewindsLogged.exchange(rewinds, ordering: .relaxed) {
+            logger.warning("offsets went backwards within an assignment (log truncated or position reset); tracking starts afresh",
+                           metadata: ["topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)"])
+        }
         metrics.consumed(topic: record.topic)
         continuation.yield(Delivery(record: record, generation: generation, receivedAt: .now))
         applyPauseResume(client)
@@ -317,8 +334,20 @@ public final class KafkaConsumer: Sendable {
 
     // MARK: - Processing
 
+    /// Runs a lane's records one after another until its queue is empty.
+    private func processLane(_ lane: RecordLane, first: Delivery, _ handler: Handler) async {
+        var next: Delivery? = first
+        while let delivery = next {
+            await process(delivery, handler)
+            next = lanes.withLock { $0.next(in: lane) }
+        }
+    }
+
     private func process(_ delivery: Delivery, _ handler: Handler) async {
         let record = delivery.record
+        // A record that waited in its lane while its partition was revoked (or the offsets were reset) is
+        // left for redelivery; its successor in the lane may then run.
+        guard state.withLock({ $0.isOwned(record.topicPartition, generation: delivery.generation) }) else { return }
         var backoff = configuration.retryBackoff
         var attempt = 1
         while true {
@@ -373,6 +402,9 @@ extension KafkaConsumer {
 
     /// How many assign and revoke events this consumer has seen.
     @_spi(Testing) public var rebalanceEvents: Int { state.withLock { $0.rebalanceEvents } }
+
+    /// How often a partition's offsets went backwards within an assignment.
+    @_spi(Testing) public var offsetRewinds: Int { state.withLock { $0.offsetRewinds } }
 
     /// The partitions this consumer owns now.
     @_spi(Testing) public var assignment: Set<KafkaTopicPartition> { state.withLock { Set($0.partitions.keys) } }

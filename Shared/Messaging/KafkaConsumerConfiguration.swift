@@ -12,6 +12,8 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var maxInFlight = 256
     /// The same bound for one partition; that partition alone is paused.
     public var maxInFlightPerPartition = 64
+    /// Which records may be processed at the same time; records of one lane take effect in offset order.
+    public var ordering: KafkaRecordOrdering = .perKey
     /// How often finished work is committed (asynchronously); also on revoke and shutdown (synchronously).
     public var commitInterval: Duration = .seconds(1)
     /// How long a revoked partition's in-flight records may take to finish before they are left for

@@ -15,9 +15,14 @@ public struct PartitionOffsetTracker: Sendable {
 
     public init() {}
 
-    /// Registers a record handed out for processing. Offsets must increase.
+    /// Whether `offset` may be registered next: it must be above every offset seen so far.
+    public func accepts(_ offset: Int64) -> Bool {
+        lastSeen.map { offset > $0 } ?? true
+    }
+
+    /// Registers a record handed out for processing. Offsets must increase (check with `accepts`).
     public mutating func started(_ offset: Int64) {
-        precondition(lastSeen.map { offset > $0 } ?? true, "offsets must increase within a partition")
+        precondition(accepts(offset), "offsets must increase within a partition")
         records.append((offset, false))
         lastSeen = offset
         inFlight += 1

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 @_spi(Testing) import Messaging
 import Synchronization
+import TestSupport
 import Testing
 
 /// Runs `consumer` while `body` runs, then shuts it down gracefully and waits for it.

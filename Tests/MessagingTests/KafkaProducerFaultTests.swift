@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 @_spi(Testing) import Messaging
+import TestSupport
 import Testing
 
 /// Runs on a private in-process mock cluster, not the shared test broker: its faults are cluster-wide

@@ -1,5 +1,6 @@
 import Foundation
 @_spi(Testing) import Messaging
+import TestSupport
 import Testing
 
 @Suite("Kafka tail reader", .enabled(if: TestKafka.isAvailable, "needs RAG_KAFKA_BOOTSTRAP_SERVERS (make test sets it)"))

@@ -5,6 +5,7 @@ import FoundationNetworking
 import Logging
 import Messaging
 import Synchronization
+import TestSupport
 import Testing
 
 /// The Kafka cluster the integration tests run against: `RAG_KAFKA_BOOTSTRAP_SERVERS` (set by `make test`
@@ -87,20 +88,6 @@ enum TestKafka {
             return try await group.reduce(into: []) { $0.append($1) }
         }
     }
-}
-
-/// Waits until `condition` holds, checking every 50 ms, or fails after `timeout`.
-func eventually(
-    _ what: @autoclosure () -> String, timeout: Duration = .seconds(60),
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out after \(timeout) waiting for: \(what())")
-    throw CancellationError()
 }
 
 /// Thread-safe record of what a handler saw.

@@ -29,6 +29,7 @@ final class RDKafkaClient: @unchecked Sendable {
                 "code": "\(String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(err))))",
                 "reason": "\(reason.map { String(cString: $0) } ?? "")",
             ])
+            callbacks.error?(rd_kafka_resp_err_t(err))
         }
         if callbacks.deliveryReport != nil {
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
@@ -106,17 +107,21 @@ final class RDKafkaClient: @unchecked Sendable {
 /// The callbacks one handle may call. Set before the handle is created; never changed after.
 final class RDKafkaCallbacks: Sendable {
     let logger: Logger
+    /// Client-level errors (after logging); `_FATAL` means the handle is unusable.
+    let error: (@Sendable (rd_kafka_resp_err_t) -> Void)?
     let deliveryReport: (@Sendable (UnsafePointer<rd_kafka_message_t>) -> Void)?
     let rebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     let offsetCommit: (@Sendable (rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> Void)?
 
     init(
         logger: Logger,
+        error: (@Sendable (rd_kafka_resp_err_t) -> Void)? = nil,
         deliveryReport: (@Sendable (UnsafePointer<rd_kafka_message_t>) -> Void)? = nil,
         rebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)? = nil,
         offsetCommit: (@Sendable (rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> Void)? = nil
     ) {
         self.logger = logger
+        self.error = error
         self.deliveryReport = deliveryReport
         self.rebalance = rebalance
         self.offsetCommit = offsetCommit
