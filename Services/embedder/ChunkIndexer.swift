@@ -1,22 +1,27 @@
 import Logging
 import Metrics
 import ModelClients
+import Persistence
 import Synchronization
 
 /// Indexes a batch of chunks: skips content already stored for this model, embeds the rest (isolating
 /// inputs the provider refuses), and writes rows and outbox events in one transaction.
 ///
-/// The outcome of each chunk is `.indexed`, `.unchanged` or `.failed` (for rag.dlq: the provider refused
-/// the text, or kept failing through every retry). Any other error — Postgres down — fails the whole
-/// batch, and the consumer retries those records.
+/// The outcome of each chunk is `.indexed`, `.unchanged`, `.failed` (for rag.dlq: the provider refused
+/// the text, or kept failing through every retry) or `.rejected` (for rag.dlq: Postgres refuses the chunk's
+/// data — SQLSTATE class 22 or 23 — so the batch is split until that chunk is alone, and the others are
+/// stored). Any other error — Postgres down, hung, deadlocked — fails the whole batch, and the consumer
+/// retries those records.
 /// Vectors computed for a batch that could not be stored are kept (bounded) so the retry does not call the
 /// model again.
 struct ChunkIndexer: Sendable {
-    enum Outcome: Sendable, Equatable {
+    enum Outcome: Sendable {
         case indexed
         case unchanged
         /// The provider refused this text (4xx) or failed through every retry: a dead letter.
         case failed(EmbeddingError)
+        /// Postgres refuses this chunk's data (e.g. U+0000 in a metadata key, which jsonb cannot hold): a dead letter.
+        case rejected(PostgresError)
     }
 
     let provider: any EmbeddingProvider
@@ -76,8 +81,9 @@ struct ChunkIndexer: Sendable {
         }
 
         let start = ContinuousClock.now
+        let written: ChunkStore.Changes
         do {
-            try await store.write(batch)
+            written = try await writeIsolatingRejections(batch, into: &outcomes)
         } catch {
             Self.writeFailures.increment()
             throw error
@@ -85,13 +91,39 @@ struct ChunkIndexer: Sendable {
         Self.writeDuration.record(duration: ContinuousClock.now - start)
         for (chunk, _) in batch.embedded {
             pendingVectors.forget(chunk)
-            outcomes[chunk.chunkID] = .indexed
+            guard outcomes[chunk.chunkID] == nil else { continue }  // rejected
+            // Content another delivery stored meanwhile counts as unchanged.
+            outcomes[chunk.chunkID] = written.written.contains(chunk.chunkID) ? .indexed : .unchanged
         }
-        for chunk in batch.unchanged { outcomes[chunk.chunkID] = .unchanged }
-        Self.outcomes.indexed.increment(by: batch.embedded.count)
-        Self.outcomes.unchanged.increment(by: batch.unchanged.count)
-        Self.outcomes.failed.increment(by: batch.failed.count)
+        for chunk in batch.unchanged where outcomes[chunk.chunkID] == nil { outcomes[chunk.chunkID] = .unchanged }
+        for outcome in outcomes.values {
+            switch outcome {
+            case .indexed: Self.outcomes.indexed.increment()
+            case .unchanged: Self.outcomes.unchanged.increment()
+            case .failed, .rejected: Self.outcomes.failed.increment()
+            }
+        }
         return outcomes
+    }
+
+    /// Writes the batch; when Postgres refuses its data, writes each half on its own until the refused chunks
+    /// are alone, records them as `.rejected` in `outcomes` and keeps the rest. Other errors propagate.
+    private func writeIsolatingRejections(_ batch: ChunkStore.Batch, into outcomes: inout [String: Outcome]) async throws -> ChunkStore.Changes {
+        guard batch.count > 0 else { return .init() }
+        do {
+            return try await store.write(batch)
+        } catch let error as PostgresError where error.isDataRejection {
+            guard batch.count > 1 else {
+                let chunk = batch.chunks[0]
+                logger.warning("Postgres refuses a chunk's data", metadata: ["chunk_id": "\(chunk.chunkID)", "error": "\(error)"])
+                outcomes[chunk.chunkID] = .rejected(error)
+                return .init()
+            }
+            let (first, second) = batch.halves()
+            let left = try await writeIsolatingRejections(first, into: &outcomes)
+            let right = try await writeIsolatingRejections(second, into: &outcomes)
+            return .init(written: left.written.union(right.written), reclassified: left.reclassified.union(right.reclassified))
+        }
     }
 
     /// Embeds in provider-sized slices, concurrently (the provider bounds its own concurrency). A slice the

@@ -4,7 +4,8 @@ import Persistence
 import Schemas
 
 /// The embedder's Postgres work: which chunks are already stored with the same content, and the one
-/// transaction that upserts a batch's rows together with its `document.indexed` outbox events.
+/// transaction that upserts a batch's rows together with its `document.indexed` outbox events — one event
+/// per actual change, so a redelivered or re-posted chunk that changes nothing adds no event.
 struct ChunkStore: Sendable {
     /// The width of `chunks.embedding` (migration 0001).
     static let dimensions = 384
@@ -33,40 +34,91 @@ struct ChunkStore: Sendable {
         var unchanged: [ChunkToIndex] = []
         /// Chunks that will go to rag.dlq, reported as `failed` index events.
         var failed: [ChunkToIndex] = []
+
+        var count: Int { embedded.count + unchanged.count + failed.count }
+
+        /// The batch cut in two of about equal size (to isolate a chunk Postgres refuses).
+        func halves() -> (Batch, Batch) {
+            var first = Batch(), second = Batch()
+            let middle = count / 2
+            var position = 0
+            func goesFirst() -> Bool {
+                defer { position += 1 }
+                return position < middle
+            }
+            for item in embedded { if goesFirst() { first.embedded.append(item) } else { second.embedded.append(item) } }
+            for item in unchanged { if goesFirst() { first.unchanged.append(item) } else { second.unchanged.append(item) } }
+            for item in failed { if goesFirst() { first.failed.append(item) } else { second.failed.append(item) } }
+            return (first, second)
+        }
+
+        /// Every chunk of the batch (for a batch of one: that chunk).
+        var chunks: [ChunkToIndex] { embedded.map(\.chunk) + unchanged + failed }
     }
 
-    /// Upserts rows and writes one outbox event per (tenant, document, status), all in one transaction:
-    /// one statement per kind of write, however many chunks the batch has (chunk ids are unique in a batch).
-    func write(_ batch: Batch) async throws {
+    /// What a batch's transaction changed.
+    struct Changes {
+        /// Rows inserted, or updated because content, visibility or metadata differed.
+        var written: Set<String> = []
+        /// Unchanged content whose visibility or metadata changed.
+        var reclassified: Set<String> = []
+    }
+
+    /// Upserts rows and writes one outbox event per (tenant, document, status) for what actually changed, all
+    /// in one transaction: one statement per kind of write, however many chunks the batch has (chunk ids are
+    /// unique in a batch).
+    ///
+    /// The batch's chunk ids are locked first (transaction-scoped advisory locks, in id order), so that what
+    /// counts as a change is decided inside the transaction: two embedders writing the same chunk during a
+    /// rebalance take turns, and the second sees the first's row and records no second event.
+    @discardableResult
+    func write(_ batch: Batch) async throws -> Changes {
         try await pool.withTransaction { connection in
-            if !batch.embedded.isEmpty {
+            var changes = Changes()
+            let ids = batch.embedded.map(\.chunk.chunkID) + batch.unchanged.map(\.chunkID)
+            if !ids.isEmpty {
                 try await connection.query(
+                    """
+                    SELECT pg_advisory_xact_lock(hashtextextended(id, 0))
+                    FROM (VALUES \(Self.valuesList(rows: ids.count, casts: [""]))) AS ids (id) ORDER BY id
+                    """,
+                    parameters: ids)
+            }
+            if !batch.embedded.isEmpty {
+                let rows = try await connection.query(
                     """
                     INSERT INTO chunks (chunk_id, doc_id, seq, tenant, visibility, text, content_sha256, model, embedding, metadata)
                     VALUES \(Self.valuesList(rows: batch.embedded.count, casts: ["", "", "", "", "", "", "", "", "::vector", "::jsonb"]))
                     ON CONFLICT (chunk_id) DO UPDATE SET
                         visibility = EXCLUDED.visibility, text = EXCLUDED.text, content_sha256 = EXCLUDED.content_sha256,
                         embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, updated_at = now()
+                    WHERE chunks.content_sha256 IS DISTINCT FROM EXCLUDED.content_sha256
+                       OR chunks.visibility IS DISTINCT FROM EXCLUDED.visibility
+                       OR chunks.metadata IS DISTINCT FROM EXCLUDED.metadata
+                    RETURNING chunk_id
                     """,
                     parameters: batch.embedded.flatMap { chunk, vector -> [(any PostgresEncodable)?] in
                         [chunk.chunkID, chunk.docID, chunk.seq, chunk.tenant, chunk.visibility, chunk.text, chunk.contentSHA256,
                          model, vector, chunk.metadataJSON]
                     })
+                changes.written = Set(try rows.map { try $0.decode(String.self, at: 0) })
             }
             if !batch.unchanged.isEmpty {
-                try await connection.query(
+                let rows = try await connection.query(
                     """
                     UPDATE chunks SET visibility = changed.visibility, metadata = changed.metadata, updated_at = now()
-                    FROM (VALUES \(Self.valuesList(rows: batch.unchanged.count, casts: ["", "", "::jsonb"])))
-                        AS changed (chunk_id, visibility, metadata)
-                    WHERE chunks.chunk_id = changed.chunk_id
+                    FROM (VALUES \(Self.valuesList(rows: batch.unchanged.count, casts: ["", "", "::jsonb", ""])))
+                        AS changed (chunk_id, visibility, metadata, content_sha256)
+                    WHERE chunks.chunk_id = changed.chunk_id AND chunks.content_sha256 = changed.content_sha256
                       AND (chunks.visibility <> changed.visibility OR chunks.metadata <> changed.metadata)
+                    RETURNING chunks.chunk_id
                     """,
                     parameters: batch.unchanged.flatMap { chunk -> [(any PostgresEncodable)?] in
-                        [chunk.chunkID, chunk.visibility, chunk.metadataJSON]
+                        [chunk.chunkID, chunk.visibility, chunk.metadataJSON, chunk.contentSHA256]
                     })
+                changes.reclassified = Set(try rows.map { try $0.decode(String.self, at: 0) })
             }
-            let events = indexEvents(batch)
+            let events = indexEvents(batch, changes)
             if !events.isEmpty {
                 try await connection.query(
                     """
@@ -79,6 +131,7 @@ struct ChunkStore: Sendable {
                         [event.docID, event.payload, event.headers]
                     })
             }
+            return changes
         }
     }
 
@@ -95,10 +148,13 @@ struct ChunkStore: Sendable {
         var headers: String
     }
 
-    /// One IndexEvent per (tenant, doc_id, status), carrying the trusted headers of its first chunk.
-    private func indexEvents(_ batch: Batch) -> [IndexEvent] {
+    /// One IndexEvent per (tenant, doc_id, status) among the chunks that changed (and those that failed),
+    /// carrying the trusted headers of its first chunk.
+    private func indexEvents(_ batch: Batch, _ changes: Changes) -> [IndexEvent] {
         let groups: [(String, [ChunkToIndex])] = [
-            ("indexed", batch.embedded.map(\.chunk)), ("unchanged", batch.unchanged), ("failed", batch.failed),
+            ("indexed", batch.embedded.map(\.chunk).filter { changes.written.contains($0.chunkID) }),
+            ("unchanged", batch.unchanged.filter { changes.reclassified.contains($0.chunkID) }),
+            ("failed", batch.failed),
         ]
         var events: [IndexEvent] = []
         for (status, chunks) in groups {

@@ -20,6 +20,16 @@ struct ChunkToIndex: Sendable {
     var requestID: String?
     var traceparent: String?
 
+    /// The consumer's ordering key of a rag.chunks record: the chunk it writes (tenant, doc_id, seq), so
+    /// that two versions of one chunk take effect in offset order. nil for a record that does not parse
+    /// (it is dead-lettered; it waits in its partition's lane).
+    @Sendable static func orderingKey(_ record: KafkaRecord) -> [UInt8]? {
+        guard let value = record.value, let event = try? JSONValue.parse(value),
+              let docID = event["doc_id"]?.stringValue, let seq = event["seq"]?.intValue else { return nil }
+        let tenant = record.headers.value("tenant") ?? ""
+        return Array("\(tenant)\u{0}\(docID)\u{0}\(seq)".utf8)
+    }
+
     /// Why a record cannot be indexed, ever: it goes to rag.dlq with `reason` as `dlq-reason`.
     struct Rejection: Error, Sendable {
         var reason: String

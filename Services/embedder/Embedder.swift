@@ -11,7 +11,8 @@ import WorkerRuntime
 /// consumer and dead-letter producer, and the service that runs the flow.
 enum Embedder {
     static func build(configuration: EmbedderConfiguration, health: HealthMonitor, logger: Logger) async throws -> [any Service] {
-        let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL, maxConnections: 8, applicationName: "embedder"))
+        let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL, maxConnections: 8, applicationName: "embedder",
+                                                     callTimeout: configuration.databaseCallTimeout))
         health.register(ReadinessCheck(name: "postgres") {
             do {
                 _ = try await pool.query("SELECT 1")
@@ -30,10 +31,16 @@ enum Embedder {
             bootstrapServers: bootstrap, groupID: configuration.groupID, topics: [topics.chunks], clientID: "embedder")
         consumerConfiguration.maxInFlight = configuration.maxInFlight
         consumerConfiguration.maxInFlightPerPartition = max(1, configuration.maxInFlight / 2)
+        // rag.chunks is keyed by document; each chunk is its own entity: versions of one chunk apply in order,
+        // a document's chunks run concurrently.
+        consumerConfiguration.ordering = .perKey(ChunkToIndex.orderingKey)
         consumerConfiguration.sessionTimeout = configuration.sessionTimeout
         consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: bootstrap, clientID: "embedder-dlq"), logger: logger)
+        health.register(ReadinessCheck(name: "kafka-producer") {
+            producer.fatalError.map { .notReady(reason: "fatal producer error: \($0)") } ?? .ready
+        })
 
         let indexer = ChunkIndexer(
             provider: provider,
@@ -45,7 +52,8 @@ enum Embedder {
         let service = EmbedderService(
             migrator: Migrator(pool: pool, logger: logger), consumer: consumer, batcher: batcher, deadLetters: KafkaDeadLetterWriter(producer: producer, topic: topics.deadLetters, stage: "embedder"),
             schemas: schemas, model: provider.model, logger: logger)
-        // Stopped last-first: the consumer drains, then the producer flushes, then the pool closes.
-        return [ShutdownTask { await pool.close() }, ShutdownTask { await producer.shutdown() }, service]
+        // Stopped last-first: the consumer drains, then the producer flushes, then the pool closes. A fatal
+        // producer error ends the producer's service, and with it the worker (exit status 1).
+        return [ShutdownTask { await pool.close() }, producer, service]
     }
 }

@@ -12,6 +12,7 @@ struct EmbedderConfiguration: WorkerConfiguration {
     var kafkaBootstrapServers: [String]
     var topicPrefix: String
     var databaseURL: String
+    var databaseCallTimeout: Duration
     var groupID: String
     var maxInFlight: Int
     var sessionTimeout: Duration
@@ -33,6 +34,7 @@ struct EmbedderConfiguration: WorkerConfiguration {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
         topicPrefix = reader.read(.topicPrefix)
         databaseURL = reader.read(.databaseURL)
+        databaseCallTimeout = reader.read(.databaseCallTimeout)
         groupID = reader.read(.string("RAG_EMBEDDER_GROUP", default: "embedder", summary: "Consumer group of the embedders."))
         maxInFlight = reader.read(.integer("RAG_EMBEDDER_MAX_IN_FLIGHT", default: 2048, range: 1 ... 100_000,
                                            summary: "Records processed at once (all partitions); more pauses the partitions."))

@@ -50,6 +50,8 @@ struct EmbedderService: Service {
         case .failed(let error):
             try await deadLetter(record, reason: error.kind == .rejected ? "embedding_rejected" : "embedding_failed",
                                  message: error.description, attempts: error.attempts)
+        case .rejected(let error):
+            try await deadLetter(record, reason: "database_rejected", message: error.description, attempts: 1)
         }
     }
 

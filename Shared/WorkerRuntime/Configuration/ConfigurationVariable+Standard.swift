@@ -29,6 +29,17 @@ extension ConfigurationVariable where Value == Duration {
                 "After SIGTERM/SIGINT, how long in-flight work may take to finish; services are cancelled shortly before it expires and the process exits (status 1) when it does."
         )
     }
+
+    /// `RAG_DATABASE_CALL_TIMEOUT`: the bound of every Postgres statement.
+    public static var databaseCallTimeout: Self {
+        .duration(
+            "RAG_DATABASE_CALL_TIMEOUT",
+            default: .seconds(30),
+            range: .seconds(1)...(.seconds(600)),
+            summary:
+                "Bound of every Postgres statement: the server's statement_timeout, and how long the worker waits for a host that stopped answering before it abandons the session and retries (no offset moves meanwhile)."
+        )
+    }
 }
 
 extension ConfigurationVariable where Value == [String] {

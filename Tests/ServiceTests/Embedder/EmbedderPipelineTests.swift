@@ -1,3 +1,4 @@
+import Crypto
 import FakeModelServer
 import Foundation
 import Messaging
@@ -52,11 +53,13 @@ struct EmbedderPipelineTests {
         let callsAfterFirst = server.stats.requests["embeddings"] ?? 0
         #expect(server.stats.embeddedTexts == 1000)
 
+        #expect(try await pipeline.outboxChunks() == ["indexed": 1000], "document.indexed events report each chunk once")
         try await pipeline.post(corpus)
         try await eventually("the re-posted chunks are processed (unchanged)") {
             try await pipeline.metric("rag_embedder_chunks_total", where: "unchanged") >= 1000
         }
         #expect(try await pipeline.rowCount() == 1000)
+        #expect(try await pipeline.outboxChunks() == ["indexed": 1000], "a re-post that changes nothing adds no event")
         #expect(server.stats.requests["embeddings"] ?? 0 == callsAfterFirst, "no model call for unchanged content")
         #expect(server.stats.embeddedTexts == 1000)
         let vector = try await pipeline.pool.query("SELECT embedding, text FROM chunks LIMIT 1").singleRow()
@@ -71,6 +74,59 @@ struct EmbedderPipelineTests {
         }
         #expect(try await pipeline.rowCount() == 1000)
         #expect(server.stats.embeddedTexts == 1000)
+        #expect(try await pipeline.outboxChunks() == ["indexed": 1000, "unchanged": reclassified.count],
+                "events for the reclassified chunks only")
+        let reclassifiedDocuments = try await pipeline.pool.query(
+            "SELECT DISTINCT aggregateid FROM outbox WHERE payload->>'status' = 'unchanged'").map { try $0.decode(String.self, at: 0) }
+        #expect(reclassifiedDocuments == ["doc-0"])
+    }
+
+    @Test("a chunk Postgres refuses (U+0000 in a metadata key) goes to rag.dlq with the error; its partition moves on")
+    func databaseRejection() async throws {
+        let pipeline = try await PipelineHarness(provider: .fake(.init()))
+        // Straight onto rag.chunks, as a producer other than the gateway could (the gateway refuses U+0000).
+        let text = "A chunk whose metadata Postgres cannot store."
+        let value = #"{"doc_id":"mixed","seq":0,"text":"\#(text)","visibility":"public","content_sha256":"\#(sha256Hex(text))","metadata":{"bad\u0000key":1}}"#
+        try await pipeline.gateway.produce(pipeline.gateway.topics.chunks, key: "mixed", value: value,
+                                           headers: [KafkaHeader("tenant", "acme"), KafkaHeader("user-id", "ingest-bot")])
+        // Later records of the same document, so of the same partition.
+        let later = (1...20).map { ("mixed", $0, "Part \($0) of the mixed document, stored normally.", "public") }
+        try await pipeline.post(later)
+        try await pipeline.waitForRows(20)
+
+        let deadLetter = try #require(try await pipeline.gateway.records(pipeline.gateway.topics.deadLetters, count: 1).first)
+        #expect(deadLetter.headers.value("dlq-reason") == "database_rejected")
+        #expect(deadLetter.headers.value("dlq-error")?.contains("22P05") == true, "the SQLSTATE: \(deadLetter.headers.value("dlq-error") ?? "")")
+        #expect(deadLetter.value == Array(value.utf8), "the original value, unchanged")
+        try await eventually("every offset committed past the poison pill") {
+            try await pipeline.committedOffsets().values.reduce(0) { $0 + ($1 ?? 0) } == 21
+        }
+        #expect(try await pipeline.rowCount() == 20)
+    }
+
+    @Test("the Postgres host hangs (SIGSTOP): calls fail within the call timeout, no offset moves; after SIGCONT everything lands")
+    func postgresHang() async throws {
+        let pipeline = try await PipelineHarness(provider: .fake(.init(latencyMilliseconds: 30)), privatePostgres: true,
+                                                 environment: ["RAG_EMBEDDING_BATCH_SIZE": "16", "RAG_DATABASE_CALL_TIMEOUT": "2s"])
+        try await pipeline.post(PipelineHarness.corpus(500))
+        try await eventually("some rows before the hang") { try await pipeline.rowCount() >= 50 }
+        let server = try pipeline.postgresProcesses()
+        server.freeze()
+        var thawed = false
+        defer { if !thawed { server.thaw() } }
+        try await Task.sleep(for: .seconds(2))
+        let before = try await pipeline.committedOffsets()
+        try await Task.sleep(for: .seconds(8))
+        let during = try await pipeline.committedOffsets()
+        #expect(before == during, "no offset moved while Postgres hung")
+        #expect(pipeline.embedderLog.contains("did not answer within"), "the calls were ended by the bound, not left hanging")
+        server.thaw()
+        thawed = true
+        try await pipeline.waitForRows(500)
+        try await eventually("offsets committed to the end") {
+            try await pipeline.committedOffsets().values.reduce(0) { $0 + ($1 ?? 0) } == 500
+        }
+        #expect(try await pipeline.rowCount() == 500)
     }
 
     @Test("30 % 429 with Retry-After and 10 % 500: every chunk embedded once, retries counted, no duplicates, no rebalance")
@@ -158,6 +214,10 @@ struct EmbedderPipelineTests {
             let lag = try await pipeline.metricSeries("kafka_consumer_lag", where: "topic=\"\(pipeline.gateway.topics.chunks)\"")
             return !lag.isEmpty && lag.allSatisfy { $0 == 0 }
         }
+    }
+
+    private func sha256Hex(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Runs `ragctl embed` on the texts: one vector per text.

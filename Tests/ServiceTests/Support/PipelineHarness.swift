@@ -100,6 +100,11 @@ final class PipelineHarness: @unchecked Sendable {
     func pausePostgres() async throws { try await Self.runScript(["scripts/local-postgres.sh", "pause", try #require(privatePostgresDirectory)]) }
     func resumePostgres() async throws { try await Self.runScript(["scripts/local-postgres.sh", "resume", try #require(privatePostgresDirectory)]) }
 
+    /// The private Postgres server's processes, to make the host hang (SIGSTOP) and come back (SIGCONT).
+    func postgresProcesses() throws -> PostgresServerProcesses {
+        try PostgresServerProcesses(stateDirectory: try #require(privatePostgresDirectory))
+    }
+
     /// `count` chunks in documents of `perDocument`, as POST /chunks batches; returns the texts by chunk key.
     static func corpus(_ count: Int, perDocument: Int = 50, tag: String = "") -> [(docID: String, seq: Int, text: String, visibility: String)] {
         let visibilities = ["public", "internal", "confidential"]
@@ -124,6 +129,15 @@ final class PipelineHarness: @unchecked Sendable {
             let response = try await gateway.post("/chunks", #"{"chunks":[\#(byDocument[docID]!.joined(separator: ","))]}"#, token: token)
             try #require(response.status == 202, "POST /chunks: \(response.status) \(response.text)")
         }
+    }
+
+    /// Chunks reported by the outbox's document.indexed events, by status.
+    func outboxChunks() async throws -> [String: Int] {
+        let rows = try await pool.query(
+            "SELECT payload->>'status', sum((payload->>'chunks')::int)::int FROM outbox WHERE type = 'document.indexed' GROUP BY 1")
+        var chunks: [String: Int] = [:]
+        for row in rows { chunks[try row.decode(String.self, at: 0)] = try row.decode(Int.self, at: 1) }
+        return chunks
     }
 
     func rowCount() async throws -> Int {
