@@ -142,7 +142,8 @@ struct ChunkStore: Sendable {
         }.joined(separator: ", ")
     }
 
-    private struct IndexEvent {
+    /// One `document.indexed` outbox row.
+    private struct OutboxRow {
         var docID: String
         var payload: String
         var headers: String
@@ -150,13 +151,13 @@ struct ChunkStore: Sendable {
 
     /// One IndexEvent per (tenant, doc_id, status) among the chunks that changed (and those that failed),
     /// carrying the trusted headers of its first chunk.
-    private func indexEvents(_ batch: Batch, _ changes: Changes) -> [IndexEvent] {
-        let groups: [(String, [ChunkToIndex])] = [
-            ("indexed", batch.embedded.map(\.chunk).filter { changes.written.contains($0.chunkID) }),
-            ("unchanged", batch.unchanged.filter { changes.reclassified.contains($0.chunkID) }),
-            ("failed", batch.failed),
+    private func indexEvents(_ batch: Batch, _ changes: Changes) -> [OutboxRow] {
+        let groups: [(IndexEvent.Status, [ChunkToIndex])] = [
+            (.indexed, batch.embedded.map(\.chunk).filter { changes.written.contains($0.chunkID) }),
+            (.unchanged, batch.unchanged.filter { changes.reclassified.contains($0.chunkID) }),
+            (.failed, batch.failed),
         ]
-        var events: [IndexEvent] = []
+        var events: [OutboxRow] = []
         for (status, chunks) in groups {
             var order: [String] = []
             var byDocument: [String: [ChunkToIndex]] = [:]
@@ -168,16 +169,14 @@ struct ChunkStore: Sendable {
             for key in order {
                 let chunks = byDocument[key]!
                 let first = chunks[0]
-                let payload: JSONValue = [
-                    "doc_id": .string(first.docID), "chunks": .integer(chunks.count), "model": .string(model), "status": .string(status),
-                ]
+                let payload = IndexEvent(docID: first.docID, chunks: chunks.count, model: model, status: status)
                 var headers: [(String, JSONValue)] = [
                     ("tenant", .string(first.tenant)), ("user-id", .string(first.userID)), ("schema-version", .string(indexEventVersion)),
                 ]
                 if let requestID = first.requestID { headers.append(("request-id", .string(requestID))) }
                 if let traceparent = first.traceparent { headers.append(("traceparent", .string(traceparent))) }
-                events.append(IndexEvent(
-                    docID: first.docID, payload: String(decoding: payload.serialized(), as: UTF8.self),
+                events.append(OutboxRow(
+                    docID: first.docID, payload: String(decoding: payload.encoded(), as: UTF8.self),
                     headers: String(decoding: JSONValue.object(JSONObject(uniqueKeysWithValues: headers)).serialized(), as: UTF8.self)))
             }
         }

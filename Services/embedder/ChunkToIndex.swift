@@ -39,25 +39,19 @@ struct ChunkToIndex: Sendable {
     /// Parses and validates a rag.chunks record; a record that fails here is a poison pill.
     init(record: KafkaRecord, schemas: SchemaRegistry, model: String) throws(Rejection) {
         guard let value = record.value else { throw Rejection(reason: "invalid_message", message: "the record has no value") }
-        let event: JSONValue
-        do { event = try JSONValue.parse(value) } catch {
-            throw Rejection(reason: "invalid_message", message: "the value is not JSON: \(error)")
-        }
-        let violations = schemas.validate(event, against: .chunkEvent)
-        guard violations.isEmpty else {
-            throw Rejection(reason: "schema_violation",
-                            message: violations.map { "\($0.pointer): \($0.message)" }.joined(separator: "; "))
+        let event: ChunkEvent
+        do { event = try ChunkEvent.decode(value, schemas: schemas) } catch {
+            throw Rejection(reason: error.kind.rawValue, message: error.message)
         }
         guard let tenant = record.headers.value("tenant"), let userID = record.headers.value("user-id") else {
             throw Rejection(reason: "missing_identity", message: "the trusted headers tenant and user-id are missing (records come through the gateway)")
         }
-        // The schema guarantees these members and types.
-        docID = event["doc_id"]?.stringValue ?? ""
-        seq = event["seq"]?.intValue ?? 0
-        text = event["text"]?.stringValue ?? ""
-        visibility = event["visibility"]?.stringValue ?? ""
-        metadataJSON = event["metadata"].map { String(decoding: $0.serialized(), as: UTF8.self) } ?? "{}"
-        contentSHA256 = event["content_sha256"]?.stringValue ?? ""
+        docID = event.docID
+        seq = event.seq
+        text = event.text
+        visibility = event.visibility
+        metadataJSON = event.metadata.map { String(decoding: JSONValue.object($0).serialized(), as: UTF8.self) } ?? "{}"
+        contentSHA256 = event.contentSHA256
         let actual = SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
         guard actual == contentSHA256 else {
             throw Rejection(reason: "content_hash_mismatch", message: "content_sha256 is not the SHA-256 of text")
