@@ -19,7 +19,7 @@ struct ChunkIndexer: Sendable {
         case indexed
         case unchanged
         /// The provider refused this text (4xx) or failed through every retry: a dead letter.
-        case failed(EmbeddingError)
+        case failed(ModelCallError)
         /// Postgres refuses this chunk's data (e.g. U+0000 in a metadata key, which jsonb cannot hold): a dead letter.
         case rejected(PostgresError)
     }
@@ -129,16 +129,16 @@ struct ChunkIndexer: Sendable {
     /// Embeds in provider-sized slices, concurrently (the provider bounds its own concurrency). A slice the
     /// provider refuses (4xx) is split in halves until the refused texts are alone; a slice that failed
     /// through every retry fails as a whole; cancellation throws.
-    private func embed(_ chunks: [ChunkToIndex]) async throws -> [(ChunkToIndex, Result<[Float], EmbeddingError>)] {
+    private func embed(_ chunks: [ChunkToIndex]) async throws -> [(ChunkToIndex, Result<[Float], ModelCallError>)] {
         let size = max(1, provider.maxBatchSize)
         let slices = stride(from: 0, to: chunks.count, by: size).map { Array(chunks[$0..<min($0 + size, chunks.count)]) }
-        return try await withThrowingTaskGroup(of: [(ChunkToIndex, Result<[Float], EmbeddingError>)].self) { group in
+        return try await withThrowingTaskGroup(of: [(ChunkToIndex, Result<[Float], ModelCallError>)].self) { group in
             for slice in slices { group.addTask { try await embedIsolatingRejections(slice) } }
             return try await group.reduce(into: []) { $0 += $1 }
         }
     }
 
-    private func embedIsolatingRejections(_ chunks: [ChunkToIndex]) async throws -> [(ChunkToIndex, Result<[Float], EmbeddingError>)] {
+    private func embedIsolatingRejections(_ chunks: [ChunkToIndex]) async throws -> [(ChunkToIndex, Result<[Float], ModelCallError>)] {
         do {
             let vectors = try await provider.embed(chunks.map(\.text))
             return Array(zip(chunks, vectors.map { .success($0) }))

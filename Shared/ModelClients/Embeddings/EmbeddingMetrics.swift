@@ -33,9 +33,9 @@ public struct EmbeddingMetrics: Sendable {
 
     /// The outcome label of a successful call.
     public static let successOutcome = "success"
-    /// Every `outcome` value: `success` and each ``EmbeddingError/Kind`` raw value.
+    /// Every `outcome` value: `success` and each ``ModelCallError/Kind`` raw value.
     public static let outcomes: [String] = [successOutcome] + [
-        EmbeddingError.Kind.rateLimited, .unavailable, .timeout, .connection, .malformedResponse, .rejected, .circuitOpen, .cancelled,
+        ModelCallError.Kind.rateLimited, .unavailable, .timeout, .connection, .malformedResponse, .rejected, .circuitOpen, .cancelled,
     ].map(\.rawValue)
 
     /// Creates (registers) the metrics.
@@ -70,12 +70,12 @@ public struct EmbeddingMetrics: Sendable {
     }
 
     /// The `outcome` label for a call that ended with `error` (`nil`: success).
-    public static func outcome(of error: EmbeddingError?) -> String {
+    public static func outcome(of error: ModelCallError?) -> String {
         error?.kind.rawValue ?? successOutcome
     }
 
     /// Counts a call and, when it reached the provider, its duration.
-    public func recordCall(error: EmbeddingError?, duration: Duration?) {
+    public func recordCall(error: ModelCallError?, duration: Duration?) {
         let outcome = Self.outcome(of: error)
         calls[outcome]?.increment()
         if let duration { durations[outcome]?.recordNanoseconds(duration.nanosecondsClamped) }
@@ -88,7 +88,7 @@ public struct EmbeddingMetrics: Sendable {
     }
 
     /// Counts a retry caused by `error`.
-    public func recordRetry(after error: EmbeddingError) {
+    public func recordRetry(after error: ModelCallError) {
         retries[error.kind.rawValue]?.increment()
     }
 

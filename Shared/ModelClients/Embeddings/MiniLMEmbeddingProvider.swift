@@ -64,21 +64,21 @@ public final class MiniLMEmbeddingProvider: EmbeddingProvider {
     }
 
     /// One unit-length vector per text, in order, computed on the inference threads.
-    public func embed(_ texts: [String]) async throws(EmbeddingError) -> [[Float]] {
+    public func embed(_ texts: [String]) async throws(ModelCallError) -> [[Float]] {
         guard !texts.isEmpty else { return [] }
         let embedder = self.embedder
         let batchSize = maxBatchSize
-        let outcome: Result<[[Float]], EmbeddingError>
+        let outcome: Result<[[Float]], ModelCallError>
         do {
             outcome = try await inferencePool.run {
                 do {
                     return .success(try embedder.embed(texts, batchSize: batchSize))
                 } catch {
-                    return .failure(EmbeddingError(kind: .rejected, message: "MiniLM refused the input: \(error)"))
+                    return .failure(ModelCallError(kind: .rejected, message: "MiniLM refused the input: \(error)"))
                 }
             }
         } catch {
-            throw EmbeddingError(kind: .cancelled, message: "cancelled before MiniLM inference started")
+            throw ModelCallError(kind: .cancelled, message: "cancelled before MiniLM inference started")
         }
         return try outcome.get()
     }

@@ -16,7 +16,7 @@ public import Logging
 ///   server already did it: the vector store uses cosine distance and the interface promises unit
 ///   vectors, and several servers (TEI with `normalize=false`, some llama.cpp builds) return raw ones.
 ///   Already-unit vectors change by at most float rounding.
-/// - Errors: see ``EmbeddingError/init(response:context:now:)`` and ``EmbeddingError/init(transport:)``:
+/// - Errors: see ``ModelCallError/init(response:context:now:)`` and ``ModelCallError/init(transport:)``:
 ///   429 → `.rateLimited` (with `Retry-After`), 5xx → `.unavailable`, other 4xx → `.rejected` with
 ///   the server's message, timeout → `.timeout`, connection failures → `.connection`, task
 ///   cancellation → `.cancelled`. No retries here: wrap the provider in ``ResilientEmbeddingProvider``.
@@ -69,10 +69,10 @@ public final class OpenAIEmbeddingProvider: EmbeddingProvider {
     }
 
     /// One unit-length vector per text, in order. One HTTP request, no retries.
-    public func embed(_ texts: [String]) async throws(EmbeddingError) -> [[Float]] {
+    public func embed(_ texts: [String]) async throws(ModelCallError) -> [[Float]] {
         guard !texts.isEmpty else { return [] }
         guard texts.count <= maxBatchSize else {
-            throw EmbeddingError(kind: .rejected, message: "\(texts.count) texts in one call, more than maxBatchSize \(maxBatchSize)")
+            throw ModelCallError(kind: .rejected, message: "\(texts.count) texts in one call, more than maxBatchSize \(maxBatchSize)")
         }
         return try await call(texts, expectedDimensions: dimensions)
     }
@@ -80,14 +80,14 @@ public final class OpenAIEmbeddingProvider: EmbeddingProvider {
     /// Asks the server for the embedding of one short text and returns its length — for configuring
     /// ``Configuration/dimensions`` at start-up when it is not known in advance. One request, no retries.
     /// (``Configuration/dimensions`` is only sent when ``Configuration/sendsDimensions`` is set.)
-    public static func discoverDimensions(configuration: Configuration, client: CurlHTTPClient? = nil) async throws(EmbeddingError) -> Int {
+    public static func discoverDimensions(configuration: Configuration, client: CurlHTTPClient? = nil) async throws(ModelCallError) -> Int {
         var probing = configuration
         if probing.dimensions < 1 { probing.dimensions = 1 }
         let provider: OpenAIEmbeddingProvider
         do {
             provider = try OpenAIEmbeddingProvider(configuration: probing, client: client)
         } catch {
-            throw EmbeddingError(kind: .rejected, message: error.description)
+            throw ModelCallError(kind: .rejected, message: error.description)
         }
         defer { provider.shutdown() }
         return try await provider.call(["dimension probe"], expectedDimensions: nil)[0].count
@@ -95,26 +95,26 @@ public final class OpenAIEmbeddingProvider: EmbeddingProvider {
 
     // MARK: One request
 
-    private func call(_ texts: [String], expectedDimensions: Int?) async throws(EmbeddingError) -> [[Float]] {
+    private func call(_ texts: [String], expectedDimensions: Int?) async throws(ModelCallError) -> [[Float]] {
         let request = try makeRequest(texts)
         let response: HTTPResponse
         do {
             response = try await client.execute(request)
         } catch let error as HTTPClientError {
             logger.debug("embeddings request failed", metadata: ["error": "\(error)", "url": "\(request.url)"])
-            throw EmbeddingError(transport: error)
+            throw ModelCallError(transport: error)
         } catch {
-            throw EmbeddingError(kind: .cancelled, message: "the embeddings call was cancelled")
+            throw ModelCallError(kind: .cancelled, message: "the embeddings call was cancelled")
         }
         guard (200..<300).contains(response.status) else {
-            let error = EmbeddingError(response: response)
+            let error = ModelCallError(response: response)
             logger.debug("embeddings request refused", metadata: ["status": "\(response.status)", "error": "\(error.message)"])
             throw error
         }
         return try Self.vectors(from: response, count: texts.count, dimensions: expectedDimensions)
     }
 
-    private func makeRequest(_ texts: [String]) throws(EmbeddingError) -> HTTPRequest {
+    private func makeRequest(_ texts: [String]) throws(ModelCallError) -> HTTPRequest {
         let body = OpenAIEmbeddingsWire.Request(
             model: configuration.model,
             input: texts,
@@ -125,7 +125,7 @@ public final class OpenAIEmbeddingProvider: EmbeddingProvider {
         do {
             bytes = Array(try JSONEncoder().encode(body))
         } catch {
-            throw EmbeddingError(kind: .rejected, message: "the texts cannot be encoded as JSON: \(error)")
+            throw ModelCallError(kind: .rejected, message: "the texts cannot be encoded as JSON: \(error)")
         }
         var headers: HTTPHeaders = ["Content-Type": "application/json", "Accept": "application/json"]
         if let key = configuration.apiKey, !key.isEmpty {
@@ -140,9 +140,9 @@ public final class OpenAIEmbeddingProvider: EmbeddingProvider {
     // MARK: The answer
 
     /// Decodes, orders, validates and normalises the vectors of a 2xx answer.
-    static func vectors(from response: HTTPResponse, count: Int, dimensions: Int?) throws(EmbeddingError) -> [[Float]] {
-        func malformed(_ reason: String) -> EmbeddingError {
-            EmbeddingError(kind: .malformedResponse, message: reason, status: response.status)
+    static func vectors(from response: HTTPResponse, count: Int, dimensions: Int?) throws(ModelCallError) -> [[Float]] {
+        func malformed(_ reason: String) -> ModelCallError {
+            ModelCallError(kind: .malformedResponse, message: reason, status: response.status)
         }
         let decoded: OpenAIEmbeddingsWire.Response
         do {

@@ -16,7 +16,7 @@ public import Metrics
 ///    ``dimensions`` numbers per text (else `.malformedResponse`).
 ///
 /// Failures that are not retryable (`.rejected`, `.cancelled`) are thrown at once; retryable ones
-/// are thrown when the attempts run out. Either way ``EmbeddingError/attempts`` says how many
+/// are thrown when the attempts run out. Either way ``ModelCallError/attempts`` says how many
 /// attempts were made — refusals by the open circuit included, so a dead provider ends in a bounded
 /// time (about attempts × cool-down) and the caller can dead-letter the batch.
 ///
@@ -83,10 +83,10 @@ public struct ResilientEmbeddingProvider: EmbeddingProvider {
     }
 
     /// One unit-length vector per text, in order, retried as the type's documentation describes.
-    public func embed(_ texts: [String]) async throws(EmbeddingError) -> [[Float]] {
+    public func embed(_ texts: [String]) async throws(ModelCallError) -> [[Float]] {
         guard !texts.isEmpty else { return [] }
         let tokens = ClientRateLimiter.estimatedTokens(for: texts)
-        return try await configuration.retry.run { _ throws(EmbeddingError) in
+        return try await configuration.retry.run { _ throws(ModelCallError) in
             try await self.attempt(texts, tokens: tokens)
         } onRetry: { failure, delay in
             metrics.recordRetry(after: failure)
@@ -97,7 +97,7 @@ public struct ResilientEmbeddingProvider: EmbeddingProvider {
     }
 
     /// One attempt: steps 1–5 of the type's documentation.
-    private func attempt(_ texts: [String], tokens: Int) async throws(EmbeddingError) -> [[Float]] {
+    private func attempt(_ texts: [String], tokens: Int) async throws(ModelCallError) -> [[Float]] {
         if let refusal = circuitBreaker.rejection() {
             metrics.recordCall(error: refusal, duration: nil)
             throw refusal
@@ -107,7 +107,7 @@ public struct ResilientEmbeddingProvider: EmbeddingProvider {
             if waited > .zero { metrics.recordRateLimitWait(waited) }
             try await concurrencyLimiter.acquire()
         } catch {
-            throw EmbeddingError(kind: .cancelled, message: "cancelled while waiting for the rate limit or a call slot")
+            throw ModelCallError(kind: .cancelled, message: "cancelled while waiting for the rate limit or a call slot")
         }
         metrics.recordInFlight(concurrencyLimiter.inFlight)
         defer {
@@ -124,7 +124,7 @@ public struct ResilientEmbeddingProvider: EmbeddingProvider {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let result: Result<[[Float]], EmbeddingError>
+        let result: Result<[[Float]], ModelCallError>
         do {
             result = .success(try await wrapped.embed(texts))
         } catch {
@@ -145,12 +145,12 @@ public struct ResilientEmbeddingProvider: EmbeddingProvider {
         }
     }
 
-    private func validate(_ vectors: [[Float]], count: Int) -> Result<[[Float]], EmbeddingError> {
+    private func validate(_ vectors: [[Float]], count: Int) -> Result<[[Float]], ModelCallError> {
         guard vectors.count == count else {
-            return .failure(EmbeddingError(kind: .malformedResponse, message: "\(vectors.count) vectors for \(count) texts"))
+            return .failure(ModelCallError(kind: .malformedResponse, message: "\(vectors.count) vectors for \(count) texts"))
         }
         if let wrong = vectors.firstIndex(where: { $0.count != dimensions }) {
-            return .failure(EmbeddingError(
+            return .failure(ModelCallError(
                 kind: .malformedResponse, message: "vector \(wrong) has \(vectors[wrong].count) dimensions, expected \(dimensions)"))
         }
         return .success(vectors)

@@ -75,18 +75,18 @@ enum EmbeddingTestSupport {
         return condition()
     }
 
-    /// Runs `body` and returns the `EmbeddingError` it threw, or `nil` when it did not throw (another
+    /// Runs `body` and returns the `ModelCallError` it threw, or `nil` when it did not throw (another
     /// error is recorded as a test issue).
     static func embeddingError(
         sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
-    ) async -> EmbeddingError? {
+    ) async -> ModelCallError? {
         do {
             try await body()
             return nil
-        } catch let error as EmbeddingError {
+        } catch let error as ModelCallError {
             return error
         } catch {
-            Issue.record("expected an EmbeddingError, got \(error)", sourceLocation: sourceLocation)
+            Issue.record("expected an ModelCallError, got \(error)", sourceLocation: sourceLocation)
             return nil
         }
     }
@@ -125,7 +125,7 @@ final class ScriptedProvider: EmbeddingProvider {
     var providerName: String { "scripted" }
 
     private struct State {
-        var script: [EmbeddingError?]
+        var script: [ModelCallError?]
         var calls = 0
         var inFlight = 0
         var maxInFlight = 0
@@ -135,7 +135,7 @@ final class ScriptedProvider: EmbeddingProvider {
     private let latency: Duration
 
     /// `script[i]` is the outcome of call `i` (nil: success); calls past the script succeed.
-    init(script: [EmbeddingError?] = [], latency: Duration = .zero) {
+    init(script: [ModelCallError?] = [], latency: Duration = .zero) {
         self.state = Mutex(State(script: script))
         self.latency = latency
     }
@@ -143,8 +143,8 @@ final class ScriptedProvider: EmbeddingProvider {
     var calls: Int { state.withLock { $0.calls } }
     var maxInFlight: Int { state.withLock { $0.maxInFlight } }
 
-    func embed(_ texts: [String]) async throws(EmbeddingError) -> [[Float]] {
-        let outcome: EmbeddingError? = state.withLock { state in
+    func embed(_ texts: [String]) async throws(ModelCallError) -> [[Float]] {
+        let outcome: ModelCallError? = state.withLock { state in
             defer { state.calls += 1 }
             state.inFlight += 1
             state.maxInFlight = max(state.maxInFlight, state.inFlight)
@@ -155,7 +155,7 @@ final class ScriptedProvider: EmbeddingProvider {
             do {
                 try await Task.sleep(for: latency)
             } catch {
-                throw EmbeddingError(kind: .cancelled, message: "cancelled")
+                throw ModelCallError(kind: .cancelled, message: "cancelled")
             }
         }
         if let outcome { throw outcome }

@@ -270,19 +270,19 @@ struct OpenAIEmbeddingProviderTests {
         #expect(vectors == [[0.6, 0.8], [0, 1]])
 
         let duplicate = response(#"{"data":[{"index":0,"embedding":[1,0]},{"index":0,"embedding":[0,1]}]}"#)
-        #expect(throws: EmbeddingError.self) { try OpenAIEmbeddingProvider.vectors(from: duplicate, count: 2, dimensions: 2) }
+        #expect(throws: ModelCallError.self) { try OpenAIEmbeddingProvider.vectors(from: duplicate, count: 2, dimensions: 2) }
         let zero = response(#"{"data":[{"index":0,"embedding":[0,0]}]}"#)
-        #expect(throws: EmbeddingError.self) { try OpenAIEmbeddingProvider.vectors(from: zero, count: 1, dimensions: 2) }
+        #expect(throws: ModelCallError.self) { try OpenAIEmbeddingProvider.vectors(from: zero, count: 1, dimensions: 2) }
         let tooFew = response(#"{"data":[{"index":0,"embedding":[1,0]}]}"#)
-        #expect(throws: EmbeddingError.self) { try OpenAIEmbeddingProvider.vectors(from: tooFew, count: 2, dimensions: 2) }
+        #expect(throws: ModelCallError.self) { try OpenAIEmbeddingProvider.vectors(from: tooFew, count: 2, dimensions: 2) }
     }
 
     @Test("error bodies: the provider's message is kept, in the shapes servers use")
     func errorMessages() {
-        func error(_ status: Int, _ body: String, retryAfter: String? = nil) -> EmbeddingError {
+        func error(_ status: Int, _ body: String, retryAfter: String? = nil) -> ModelCallError {
             var headers: HTTPHeaders = [:]
             if let retryAfter { headers["Retry-After"] = retryAfter }
-            return EmbeddingError(response: HTTPResponse(status: status, headers: headers, body: Array(body.utf8)))
+            return ModelCallError(response: HTTPResponse(status: status, headers: headers, body: Array(body.utf8)))
         }
         #expect(error(400, #"{"error":{"message":"too long","type":"invalid_request_error"}}"#).message == "too long")
         #expect(error(400, #"{"error":"model not loaded"}"#).message == "model not loaded")

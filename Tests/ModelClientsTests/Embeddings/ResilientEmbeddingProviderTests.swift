@@ -306,7 +306,7 @@ private final class ShortAnswers: EmbeddingProvider {
     let model = "short"
     let dimensions = 3
     let maxBatchSize = 8
-    func embed(_ texts: [String]) async throws(EmbeddingError) -> [[Float]] { [[1, 0]] }
+    func embed(_ texts: [String]) async throws(ModelCallError) -> [[Float]] { [[1, 0]] }
 }
 
 extension TestMetrics {

@@ -27,13 +27,13 @@ public final class CircuitBreaker: Sendable {
         /// How long the circuit stays open before a trial call is let through. Default 10 s.
         public var coolDown: Duration
         /// The error kinds that count as failures.
-        public var failureKinds: Set<EmbeddingError.Kind>
+        public var failureKinds: Set<ModelCallError.Kind>
 
         /// The kinds counted by default: the provider is down or broken.
-        public static let defaultFailureKinds: Set<EmbeddingError.Kind> = [.unavailable, .timeout, .connection, .malformedResponse]
+        public static let defaultFailureKinds: Set<ModelCallError.Kind> = [.unavailable, .timeout, .connection, .malformedResponse]
 
         /// Creates a configuration.
-        public init(failureThreshold: Int = 5, coolDown: Duration = .seconds(10), failureKinds: Set<EmbeddingError.Kind> = Configuration.defaultFailureKinds) {
+        public init(failureThreshold: Int = 5, coolDown: Duration = .seconds(10), failureKinds: Set<ModelCallError.Kind> = Configuration.defaultFailureKinds) {
             precondition(failureThreshold >= 1, "failureThreshold must be at least 1")
             self.failureThreshold = failureThreshold
             self.coolDown = coolDown
@@ -108,9 +108,9 @@ public final class CircuitBreaker: Sendable {
     /// - Returns: A permit to hand back to ``record(_:error:now:)`` when the call ends.
     /// - Throws: `.circuitOpen` with `retryAfter` while the circuit is open, or half-open with its
     ///   trial in flight.
-    public func acquire(now: ContinuousClock.Instant = .now) throws(EmbeddingError) -> Permit {
+    public func acquire(now: ContinuousClock.Instant = .now) throws(ModelCallError) -> Permit {
         let coolDown = configuration.coolDown
-        let (decision, change): (Result<Permit, EmbeddingError>, State?) = machine.withLock { machine in
+        let (decision, change): (Result<Permit, ModelCallError>, State?) = machine.withLock { machine in
             switch machine.position {
             case .closed:
                 return (.success(Permit(generation: machine.generation, isTrial: false)), nil)
@@ -132,7 +132,7 @@ public final class CircuitBreaker: Sendable {
 
     /// The error ``acquire(now:)`` would throw now, without taking a permit (a cheap check before
     /// waiting for rate limits or a concurrency slot); `nil` when a call could go ahead.
-    public func rejection(now: ContinuousClock.Instant = .now) -> EmbeddingError? {
+    public func rejection(now: ContinuousClock.Instant = .now) -> ModelCallError? {
         let coolDown = configuration.coolDown
         return machine.withLock { machine in
             switch machine.position {
@@ -144,7 +144,7 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// Reports how the call made with `permit` ended: `error` `nil` for success.
-    public func record(_ permit: Permit, error: EmbeddingError?, now: ContinuousClock.Instant = .now) {
+    public func record(_ permit: Permit, error: ModelCallError?, now: ContinuousClock.Instant = .now) {
         let counts: Bool? = error.map { configuration.failureKinds.contains($0.kind) }  // nil: success
         let threshold = configuration.failureThreshold
         let coolDown = configuration.coolDown
@@ -174,7 +174,7 @@ public final class CircuitBreaker: Sendable {
         if let change { onStateChange(change) }
     }
 
-    private static func openError(retryAfter: Duration) -> EmbeddingError {
-        EmbeddingError(kind: .circuitOpen, message: "the circuit breaker is open: the provider failed repeatedly", retryAfter: retryAfter)
+    private static func openError(retryAfter: Duration) -> ModelCallError {
+        ModelCallError(kind: .circuitOpen, message: "the circuit breaker is open: the provider failed repeatedly", retryAfter: retryAfter)
     }
 }

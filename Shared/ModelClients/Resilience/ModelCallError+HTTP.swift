@@ -1,6 +1,6 @@
 public import Foundation
 
-extension EmbeddingError {
+extension ModelCallError {
     /// Classifies an HTTP answer that is not a success (SPEC §7, §11):
     ///
     /// | status | kind |

@@ -1,10 +1,10 @@
 /// When and how long to wait before trying a failed model call again (SPEC §7): only
-/// ``EmbeddingError/isRetryable`` failures, at most ``maxAttempts`` calls in all, exponential backoff
+/// ``ModelCallError/isRetryable`` failures, at most ``maxAttempts`` calls in all, exponential backoff
 /// with full jitter, and never sooner than the provider asked with `Retry-After`.
 ///
 /// After failed attempt `n` (1-based) the wait is `random(0, min(maxDelay, baseDelay · 2^(n-1)))`
 /// ("full jitter": callers that failed together spread out instead of retrying in lock-step), raised
-/// to the error's ``EmbeddingError/retryAfter`` when that is longer (capped at ``maxRetryAfter``).
+/// to the error's ``ModelCallError/retryAfter`` when that is longer (capped at ``maxRetryAfter``).
 /// An open circuit breaker reports its remaining cool-down as `retryAfter`, so a retry waits it out.
 ///
 /// A value type; the jitter source is shared by copies and safe to use from many tasks at once.
@@ -21,7 +21,7 @@ public struct RetryPolicy: Sendable {
     /// Where the jitter comes from; ``JitterSource/seeded(_:)`` in tests.
     public var jitter: JitterSource
 
-    /// Creates a policy; the defaults suit a remote embedding API.
+    /// Creates a policy; the defaults suit a remote model API.
     public init(
         maxAttempts: Int = 6,
         baseDelay: Duration = .milliseconds(250),
@@ -52,7 +52,7 @@ public struct RetryPolicy: Sendable {
 
     /// How long to wait before the next attempt after attempt `attempt` failed with `error`, or `nil`
     /// to give up (not retryable, or no attempts left).
-    public func delay(after error: EmbeddingError, attempt: Int) -> Duration? {
+    public func delay(after error: ModelCallError, attempt: Int) -> Duration? {
         guard error.isRetryable, attempt < maxAttempts else { return nil }
         let backoff = backoff(afterAttempt: attempt)
         guard let retryAfter = error.retryAfter else { return backoff }
@@ -66,13 +66,13 @@ public struct RetryPolicy: Sendable {
     ///   - operation: One attempt; gets its 1-based number.
     ///   - onRetry: Called before each wait with the failure and the wait (for metrics and logs).
     /// - Returns: The first successful result.
-    /// - Throws: The last failure, with ``EmbeddingError/attempts`` set to the number of attempts made;
+    /// - Throws: The last failure, with ``ModelCallError/attempts`` set to the number of attempts made;
     ///   `.cancelled` (with `attempts`) when the task is cancelled during a wait.
     public func run<T>(
         isolation: isolated (any Actor)? = #isolation,
-        _ operation: (_ attempt: Int) async throws(EmbeddingError) -> T,
-        onRetry: (_ failure: EmbeddingError, _ delay: Duration) -> Void = { _, _ in }
-    ) async throws(EmbeddingError) -> T {
+        _ operation: (_ attempt: Int) async throws(ModelCallError) -> T,
+        onRetry: (_ failure: ModelCallError, _ delay: Duration) -> Void = { _, _ in }
+    ) async throws(ModelCallError) -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -86,7 +86,7 @@ public struct RetryPolicy: Sendable {
                 do {
                     try await Task.sleep(for: delay)
                 } catch {
-                    throw EmbeddingError(kind: .cancelled, message: "cancelled while waiting to retry after: \(failure.message)", attempts: attempt)
+                    throw ModelCallError(kind: .cancelled, message: "cancelled while waiting to retry after: \(failure.message)", attempts: attempt)
                 }
             }
         }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("RetryPolicy", .timeLimit(.minutes(1)))
 struct RetryPolicyTests {
-    private static let unavailable = EmbeddingError(kind: .unavailable, message: "503")
+    private static let unavailable = ModelCallError(kind: .unavailable, message: "503")
 
     @Test("full jitter stays within [0, min(cap, base·2^n)] and spreads over the range (seeded)")
     func fullJitterBounds() {
@@ -46,15 +46,15 @@ struct RetryPolicyTests {
     @Test("Retry-After is a floor on the wait, capped at maxRetryAfter")
     func retryAfterIsHonoured() {
         let policy = RetryPolicy(baseDelay: .milliseconds(10), maxDelay: .milliseconds(20), maxRetryAfter: .seconds(60), jitter: .seeded(3))
-        let limited = EmbeddingError(kind: .rateLimited, message: "429", status: 429, retryAfter: .seconds(2))
+        let limited = ModelCallError(kind: .rateLimited, message: "429", status: 429, retryAfter: .seconds(2))
         for attempt in 1...5 {
             #expect(policy.delay(after: limited, attempt: attempt) == .seconds(2))
         }
-        let greedy = EmbeddingError(kind: .rateLimited, message: "429", retryAfter: .seconds(3600))
+        let greedy = ModelCallError(kind: .rateLimited, message: "429", retryAfter: .seconds(3600))
         #expect(policy.delay(after: greedy, attempt: 1) == .seconds(60))
         // A Retry-After shorter than the backoff does not shorten it.
         let slow = RetryPolicy(baseDelay: .seconds(10), maxDelay: .seconds(10), jitter: JitterSource { 0.5 })
-        let short = EmbeddingError(kind: .rateLimited, message: "429", retryAfter: .seconds(1))
+        let short = ModelCallError(kind: .rateLimited, message: "429", retryAfter: .seconds(1))
         #expect(slow.delay(after: short, attempt: 1) == .seconds(5))
     }
 
@@ -64,11 +64,11 @@ struct RetryPolicyTests {
         #expect(policy.delay(after: Self.unavailable, attempt: 1) != nil)
         #expect(policy.delay(after: Self.unavailable, attempt: 2) != nil)
         #expect(policy.delay(after: Self.unavailable, attempt: 3) == nil)
-        for kind in [EmbeddingError.Kind.rejected, .cancelled] {
-            #expect(policy.delay(after: EmbeddingError(kind: kind, message: ""), attempt: 1) == nil)
+        for kind in [ModelCallError.Kind.rejected, .cancelled] {
+            #expect(policy.delay(after: ModelCallError(kind: kind, message: ""), attempt: 1) == nil)
         }
-        for kind in [EmbeddingError.Kind.rateLimited, .unavailable, .timeout, .connection, .malformedResponse, .circuitOpen] {
-            #expect(policy.delay(after: EmbeddingError(kind: kind, message: ""), attempt: 1) != nil)
+        for kind in [ModelCallError.Kind.rateLimited, .unavailable, .timeout, .connection, .malformedResponse, .circuitOpen] {
+            #expect(policy.delay(after: ModelCallError(kind: kind, message: ""), attempt: 1) != nil)
         }
     }
 
@@ -76,7 +76,7 @@ struct RetryPolicyTests {
     func runLoop() async throws {
         let policy = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2), jitter: .seeded(1))
         let retries = Locked<[Int]>([])
-        let value = try await policy.run { attempt throws(EmbeddingError) in
+        let value = try await policy.run { attempt throws(ModelCallError) in
             if attempt < 3 { throw Self.unavailable }
             return attempt
         } onRetry: { failure, _ in
@@ -87,7 +87,7 @@ struct RetryPolicyTests {
 
         let calls = Locked(0)
         let error = await EmbeddingTestSupport.embeddingError {
-            _ = try await policy.run { _ throws(EmbeddingError) -> Int in
+            _ = try await policy.run { _ throws(ModelCallError) -> Int in
                 calls.withLock { $0 += 1 }
                 throw Self.unavailable
             }
@@ -98,9 +98,9 @@ struct RetryPolicyTests {
 
         calls.withLock { $0 = 0 }
         let rejected = await EmbeddingTestSupport.embeddingError {
-            _ = try await policy.run { _ throws(EmbeddingError) -> Int in
+            _ = try await policy.run { _ throws(ModelCallError) -> Int in
                 calls.withLock { $0 += 1 }
-                throw EmbeddingError(kind: .rejected, message: "400", status: 400)
+                throw ModelCallError(kind: .rejected, message: "400", status: 400)
             }
         }
         #expect(rejected?.kind == .rejected)
@@ -113,7 +113,7 @@ struct RetryPolicyTests {
         let policy = RetryPolicy(maxAttempts: 5, baseDelay: .seconds(30), maxDelay: .seconds(30), jitter: JitterSource { 0.99 })
         let task = Task {
             await EmbeddingTestSupport.embeddingError {
-                _ = try await policy.run { _ throws(EmbeddingError) -> Int in throw Self.unavailable }
+                _ = try await policy.run { _ throws(ModelCallError) -> Int in throw Self.unavailable }
             }
         }
         try await Task.sleep(for: .milliseconds(50))

@@ -6,8 +6,8 @@ import Testing
 @Suite("CircuitBreaker", .timeLimit(.minutes(1)))
 struct CircuitBreakerTests {
     private let t0 = ContinuousClock.now
-    private static let failure = EmbeddingError(kind: .unavailable, message: "500", status: 500)
-    private static let rejected = EmbeddingError(kind: .rejected, message: "400", status: 400)
+    private static let failure = ModelCallError(kind: .unavailable, message: "500", status: 500)
+    private static let rejected = ModelCallError(kind: .rejected, message: "400", status: 400)
 
     private func fail(_ breaker: CircuitBreaker, times: Int, at now: ContinuousClock.Instant) throws {
         for _ in 0..<times {
@@ -51,7 +51,7 @@ struct CircuitBreakerTests {
             let permit = try breaker.acquire(now: t0)
             breaker.record(permit, error: Self.rejected, now: t0)
             let limited = try breaker.acquire(now: t0)
-            breaker.record(limited, error: EmbeddingError(kind: .rateLimited, message: "429"), now: t0)
+            breaker.record(limited, error: ModelCallError(kind: .rateLimited, message: "429"), now: t0)
         }
         #expect(breaker.state == .closed)
         try fail(breaker, times: 1, at: t0)
@@ -70,7 +70,7 @@ struct CircuitBreakerTests {
         #expect(trial.isTrial)
         #expect(breaker.state == .halfOpen)
         // Others fail fast while the trial is out, told to come back soon.
-        #expect(throws: EmbeddingError.self) { _ = try breaker.acquire(now: later) }
+        #expect(throws: ModelCallError.self) { _ = try breaker.acquire(now: later) }
         #expect(breaker.rejection(now: later)?.retryAfter == .seconds(1))
         breaker.record(trial, error: nil, now: later)
         #expect(breaker.state == .closed)
@@ -128,7 +128,7 @@ struct CircuitBreakerTests {
         #expect(breaker.state == .closed)
         for _ in 0..<2 {
             let permit = try breaker.acquire(now: t0)
-            breaker.record(permit, error: EmbeddingError(kind: .rateLimited, message: "429"), now: t0)
+            breaker.record(permit, error: ModelCallError(kind: .rateLimited, message: "429"), now: t0)
         }
         #expect(breaker.state == .open)
     }
