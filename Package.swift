@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "ModelClients",
             dependencies: [
-                "CCurl", "MiniLM",
+                "CCurl", "MiniLM", "WorkerRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

@@ -22,7 +22,7 @@ enum Embedder {
             }
         })
 
-        let provider = try makeEmbeddingProvider(configuration, logger: logger)
+        let provider = try configuration.embedding.makeProvider(dimensions: ChunkStore.dimensions, logger: logger)
         let topics = RAGTopics(prefix: configuration.topicPrefix)
         let bootstrap = configuration.kafkaBootstrapServers.joined(separator: ",")
         let schemas = try SchemaRegistry.bundled()
@@ -48,7 +48,7 @@ enum Embedder {
                               indexEventVersion: schemas.version(of: .indexEvent)),
             pendingVectors: VectorCache(), logger: logger)
         let batcher = EmbeddingBatcher<ChunkToIndex, ChunkIndexer.Outcome>(
-            maxSize: configuration.batchSize, maxWait: configuration.batchWait) { chunks in await indexer.index(chunks) }
+            maxSize: configuration.embedding.batchSize, maxWait: configuration.batchWait) { chunks in await indexer.index(chunks) }
         let service = EmbedderService(
             migrator: Migrator(pool: pool, logger: logger), consumer: consumer, batcher: batcher, deadLetters: KafkaDeadLetterWriter(producer: producer, topic: topics.deadLetters, stage: "embedder"),
             schemas: schemas, model: provider.model, logger: logger)
