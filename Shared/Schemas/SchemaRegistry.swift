@@ -84,6 +84,14 @@ public final class SchemaRegistry: Sendable {
         return validation.violations
     }
 
+    /// The first `limit` ways in which `value` breaks the schema `name`, and how many there are in all;
+    /// for answering untrusted input, whose violations could otherwise outnumber its bytes.
+    public func validate(_ value: JSONValue, against name: SchemaName, limit: Int) -> SchemaViolationSummary {
+        var validation = SchemaValidation(nodes: nodes, limit: limit)
+        validation.validate(value, against: root(of: name))
+        return SchemaViolationSummary(violations: validation.violations, totalCount: validation.count)
+    }
+
     /// Whether `value` satisfies the schema `name`.
     public func isValid(_ value: JSONValue, against name: SchemaName) -> Bool {
         validate(value, against: name).isEmpty

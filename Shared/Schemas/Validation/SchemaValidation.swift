@@ -1,7 +1,9 @@
-/// One validation pass of a value against a compiled node, collecting every violation.
+/// One validation pass of a value against a compiled node, collecting the violations: the first `limit`
+/// in full, all of them counted.
 ///
 /// The instance path is kept as a stack of tokens and turned into a JSON pointer only when a violation is
-/// reported, so valid documents cost no string building.
+/// listed, so valid documents, and violations beyond the limit, cost no string building. An array over its
+/// `maxItems` is reported once and its items are not checked: their violations would only bury that one.
 struct SchemaValidation {
     private enum PathToken {
         case key(String)
@@ -10,10 +12,14 @@ struct SchemaValidation {
 
     private let nodes: [SchemaNode]
     private var path: [PathToken] = []
+    private let limit: Int
     private(set) var violations: [SchemaViolation] = []
+    /// Every violation found, listed or not.
+    private(set) var count = 0
 
-    init(nodes: [SchemaNode]) {
+    init(nodes: [SchemaNode], limit: Int = .max) {
         self.nodes = nodes
+        self.limit = limit
     }
 
     mutating func validate(_ value: JSONValue, against index: Int) {
@@ -100,6 +106,7 @@ struct SchemaValidation {
         }
         if let maximum = node.maxItems, elements.count > maximum {
             report("maxItems", "must contain at most \(Self.plural(maximum, "item"))")
+            return
         }
         if let items = node.items {
             for (index, element) in elements.enumerated() {
@@ -155,6 +162,8 @@ struct SchemaValidation {
     // MARK: - Reporting
 
     private mutating func report(_ keyword: String, _ message: String) {
+        count += 1
+        guard violations.count < limit else { return }
         var pointer = ""
         for token in path {
             pointer.append("/")
