@@ -10,6 +10,11 @@ public struct Identity: Sendable, Hashable {
     /// From `scope` (space-separated) or `scp` (string or array).
     public let scopes: Set<String>
 
+    /// The value of the trusted `tenant` header and of every tenant column and key: the tenant claim, or the
+    /// empty string for a token without one. A tenant claim is never empty (the verifier refuses that), so a
+    /// caller without a tenant shares nothing with any tenant, including one literally named `default`.
+    public var tenantHeaderValue: String { tenant ?? "" }
+
     public init(userID: String, tier: Tier, tenant: String?, scopes: Set<String>) {
         self.userID = userID
         self.tier = tier

@@ -22,6 +22,15 @@ public enum KeySource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether tokens verified by this source are signed by someone who cannot verify them alone: a public
+    /// key or a JWKS, whose issuer may mint tokens for other services too (hence the audience rule).
+    public var isAsymmetric: Bool {
+        switch self {
+        case .publicKeyFile, .jwksFile, .jwksURL: true
+        case .sharedSecret: false
+        }
+    }
+
     var isJWKS: Bool {
         switch self {
         case .jwksFile, .jwksURL: true
@@ -135,20 +144,37 @@ actor KeyRing {
             case .sharedSecret, .publicKeyFile:
                 continue
             }
-            keys += try await Self.keys(fromJWKS: document, source: source)
+            keys += try await Self.keys(fromJWKS: document, source: source, logger: logger)
         }
         return keys
     }
 
-    private static func keys(fromJWKS document: [UInt8], source: KeySource) async throws(KeyLoadingError) -> [VerificationKey] {
-        let jwks: JWKS
-        do { jwks = try JSONDecoder().decode(JWKS.self, from: Data(document)) } catch {
-            throw KeyLoadingError(source: source.description, reason: "not a JWKS document (\(error))")
+    /// The usable keys of a JWKS document. A document that is not a JWKS is an error; a key the gateway
+    /// cannot use for verifying tokens (no `kid`, `use` other than `sig`, an algorithm or key type other
+    /// than RS256, ES256, EdDSA, or key material that does not load) is skipped with a warning, so an
+    /// issuer's JWKS that also publishes encryption keys or other algorithms still works.
+    static func keys(fromJWKS document: [UInt8], source: KeySource, logger: Logger) async throws(KeyLoadingError) -> [VerificationKey] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(document)) as? [String: Any],
+              let members = object["keys"] as? [Any]
+        else {
+            throw KeyLoadingError(source: source.description, reason: "not a JWKS document (expected an object with a \"keys\" array)")
         }
         var keys: [VerificationKey] = []
-        for jwk in jwks.keys {
-            guard let kid = jwk.keyIdentifier?.string else {
-                throw KeyLoadingError(source: source.description, reason: "a key has no kid")
+        for (index, member) in members.enumerated() {
+            let skip = { (reason: String) in
+                logger.warning("skipping a JWKS key the gateway cannot use", metadata: [
+                    "source": "\(source)", "key": "\(index)", "kid": "\((member as? [String: Any])?["kid"] ?? "none")", "reason": "\(reason)",
+                ])
+            }
+            guard let fields = member as? [String: Any] else { skip("not an object"); continue }
+            guard let kid = fields["kid"] as? String, !kid.isEmpty else { skip("no kid"); continue }
+            if let use = fields["use"] as? String, use != "sig" { skip("use is \(use), not sig"); continue }
+            let jwk: JWK
+            do {
+                jwk = try JSONDecoder().decode(JWK.self, from: JSONSerialization.data(withJSONObject: fields))
+            } catch {
+                skip("unsupported key type or algorithm (\(fields["kty"] ?? "no kty"), \(fields["alg"] ?? "no alg"))")
+                continue
             }
             let algorithm: String
             switch (jwk.algorithm?.rawValue, jwk.keyType) {
@@ -156,15 +182,16 @@ actor KeyRing {
             case (nil, .rsa): algorithm = "RS256"
             case (nil, .ecdsa): algorithm = "ES256"
             case (nil, .octetKeyPair): algorithm = "EdDSA"
-            default:
-                throw KeyLoadingError(source: source.description, reason: "key \(kid) has an unsupported key type")
+            default: skip("unsupported key type"); continue
             }
-            guard TokenVerifier.supportedAlgorithms.contains(algorithm) else {
-                throw KeyLoadingError(source: source.description, reason: "key \(kid) uses \(algorithm); supported: RS256, ES256, EdDSA")
+            guard TokenVerifier.supportedAlgorithms.contains(algorithm), algorithm != "HS256" else {
+                skip("uses \(algorithm); supported: RS256, ES256, EdDSA")
+                continue
             }
             let collection = JWTKeyCollection()
             do { try await collection.add(jwk: jwk) } catch {
-                throw KeyLoadingError(source: source.description, reason: "key \(kid): \(error)")
+                skip("the key does not load: \(error)")
+                continue
             }
             keys.append(VerificationKey(kid: kid, algorithm: algorithm, collection: collection))
         }

@@ -84,6 +84,35 @@ struct JWKSTests {
         }
     }
 
+    @Test("keys the gateway cannot use (use enc, no kid, other algorithms or key types) are skipped; the usable ones verify")
+    func unusableKeysSkipped() async throws {
+        let fixture = try await AuthFixture()
+        let encryption = try DevelopmentKeys.ensure(directory: fixture.directory + "/enc")
+        let signing = try rsaJWK(publicKeyFile: fixture.rsa.publicKey, kid: "sig-1")
+        let encryptionKey = try rsaJWK(publicKeyFile: encryption.publicKey, kid: "enc-1")
+            .replacingOccurrences(of: #""use":"sig","alg":"RS256""#, with: #""use":"enc","alg":"RSA-OAEP""#)
+        let withoutKid = try rsaJWK(publicKeyFile: encryption.publicKey, kid: "x").replacingOccurrences(of: #""kid":"x","#, with: "")
+        let ps256 = try rsaJWK(publicKeyFile: encryption.publicKey, kid: "ps-1").replacingOccurrences(of: "RS256", with: "PS256")
+        let symmetric = #"{"kty":"oct","kid":"hmac-1","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#
+        let unknownType = #"{"kty":"XYZ","kid":"odd-1"}"#
+        let path = try fixture.write(jwks([encryptionKey, withoutKid, ps256, symmetric, unknownType, signing]), to: "jwks.json")
+
+        let verifier = try await fixture.verifier([.jwksFile(path: path)])
+        let issuer = try await TokenIssuer(privateKeyFile: fixture.rsa.privateKey, kid: "sig-1", issuer: "test-issuer", audience: "kafka-rag")
+        #expect(try await verifier.verify(bearer: try await issuer.sign(AuthFixture.claims())).userID == "alice")
+        // A token naming the skipped encryption key's kid does not verify with it.
+        let encryptionSigned = try await TokenIssuer(privateKeyFile: encryption.privateKey, kid: "enc-1", issuer: "test-issuer", audience: "kafka-rag")
+        await expectRejected(verifier, try await encryptionSigned.sign(AuthFixture.claims()), code: "unknown_kid")
+    }
+
+    @Test("a JWKS without a single usable key is refused at start")
+    func noUsableKey() async throws {
+        let fixture = try await AuthFixture()
+        let encryptionKey = try rsaJWK(publicKeyFile: fixture.rsa.publicKey, kid: "enc-1").replacingOccurrences(of: #""use":"sig""#, with: #""use":"enc""#)
+        let path = try fixture.write(jwks([encryptionKey]), to: "jwks.json")
+        await #expect(throws: KeyLoadingError.self) { _ = try await fixture.verifier([.jwksFile(path: path)]) }
+    }
+
     @Test("an unreachable JWKS URL fails at start, naming it")
     func unreachable() async throws {
         let fixture = try await AuthFixture()
