@@ -1,7 +1,41 @@
+import Crypto
+import Foundation
+import HTTPTypes
+
 /// The browser UI served at `GET /`: pick a development identity, ingest text, ask, watch the answer
 /// stream in with its citations. One self-contained page; tokens come from `POST /dev/token`, which the
-/// gateway serves only with `RAG_GATEWAY_DEV_TOKENS=true` (as `make dev` sets).
+/// gateway serves only with `RAG_GATEWAY_DEV_SIGNING_KEY_FILE` set on a loopback address (as `make dev` does).
+///
+/// Served with a Content-Security-Policy that allows exactly its own inline script and style (by SHA-256),
+/// requests to its own origin, and no framing (`frame-ancestors 'none'`), plus `X-Content-Type-Options:
+/// nosniff`: an injected script or a page that frames the UI to click-jack it gets nowhere.
 enum BrowserUI {
+    /// The headers of `GET /`.
+    static let headers: HTTPFields = {
+        var fields: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
+        fields[.contentSecurityPolicy] = contentSecurityPolicy
+        fields[.xContentTypeOptions] = "nosniff"
+        fields[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return fields
+    }()
+
+    /// `default-src 'none'`, then only what the page needs: its inline `<script>` and `<style>` by hash,
+    /// fetch and EventSource to its own origin.
+    static let contentSecurityPolicy: String = {
+        func hashes(of tag: String) -> String {
+            var sources: [String] = []
+            var rest = html[...]
+            while let open = rest.range(of: "<\(tag)>"), let close = rest.range(of: "</\(tag)>", range: open.upperBound..<rest.endIndex) {
+                let body = rest[open.upperBound..<close.lowerBound]
+                sources.append("'sha256-\(Data(SHA256.hash(data: Array(body.utf8))).base64EncodedString())'")
+                rest = rest[close.upperBound...]
+            }
+            return sources.joined(separator: " ")
+        }
+        return "default-src 'none'; script-src \(hashes(of: "script")); style-src \(hashes(of: "style")); connect-src 'self'; "
+            + "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    }()
+
     static let html = #"""
     <!doctype html>
     <html lang="en">

@@ -25,13 +25,15 @@ enum Gateway {
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         let schemas = try SchemaRegistry.bundled()
         let policy = configuration.tokens.policy
-        let hub = ResultsHub(lookback: configuration.resultsLookback, tierRank: { policy.rank(ofTierNamed: $0) })
+        let hub = ResultsHub(lookback: configuration.resultsLookback, limits: configuration.resultsLimits,
+                             tierRank: { policy.rank(ofTierNamed: $0) })
 
         var settings = GatewayAPI.Settings(topics: topics)
         settings.maxBodyBytes = configuration.maxBodyBytes
         settings.heartbeatInterval = configuration.heartbeatInterval
         settings.embeddingModel = configuration.embeddingModel
         settings.rateLimits = configuration.rateLimits
+        settings.bodyReadTimeout = configuration.bodyReadTimeout
         let api = GatewayAPI(
             settings: settings, producer: producer, schemas: schemas, policy: policy, hub: hub,
             idempotency: IdempotencyStore(retention: configuration.idempotencyRetention),
@@ -45,10 +47,11 @@ enum Gateway {
             logger.warning("development tokens enabled: POST /dev/token signs any identity (never in production)")
         }
 
-        router.add(middleware: ProblemMiddleware())
-        let openAPI = OpenAPIDocument.make(schemas: schemas, developmentTokens: developmentTokens != nil).serialized()
+        let openAPIDocument = OpenAPIDocument.make(schemas: schemas, developmentTokens: developmentTokens != nil)
+        router.add(middleware: ProblemMiddleware(routes: OpenAPIDocument.routes(of: openAPIDocument)))
+        let openAPI = openAPIDocument.serialized()
         router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: BrowserUI.html)))
+            Response(status: .ok, headers: BrowserUI.headers, body: .init(byteBuffer: ByteBuffer(string: BrowserUI.html)))
         }
         router.get("openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
@@ -169,12 +172,41 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError {
             switch error.status {
-            case .notFound: throw Problem.notFound(request.uri.path)
-            case .methodNotAllowed:
-                throw Problem(status: .methodNotAllowed, code: "method_not_allowed", detail: "\(request.method) is not allowed on \(request.uri.path)")
+            case .notFound, .methodNotAllowed:
+                if let route = routes.first(where: { $0.matches(request.uri.path) }), !route.methods.contains(request.method) {
+                    throw Problem(status: .methodNotAllowed, code: "method_not_allowed",
+                                  detail: "\(request.method) is not allowed on \(request.uri.path)",
+                                  extraHeaders: [.allow: route.methods.map(\.rawValue).joined(separator: ", ")])
+                }
+                throw Problem.notFound(request.uri.path)
             case .contentTooLarge: throw Problem(status: .contentTooLarge, code: "body_too_large", detail: "the body is too large")
             default: throw Problem(status: error.status, code: "http_\(error.status.code)", detail: error.body ?? error.status.reasonPhrase)
             }
+        }
+    }
+}
+///
+/// The router answers a path it serves, asked with a method it does not, with 404; `routes` (path
+/// templates such as `/results/{query_id}` and their methods, from the OpenAPI document) turns that into
+/// 405 with `Allow` (RFC 9110 §15.5.6).
+    let routes: [RouteTemplate]
+
+
+/// A served path (`/results/{query_id}`: a `{…}` segment matches any one segment) and its methods.
+struct RouteTemplate: Sendable, Equatable {
+    let segments: [Substring]
+    let methods: [HTTPRequest.Method]
+
+    init(path: String, methods: [HTTPRequest.Method]) {
+        segments = path.split(separator: "/")
+        self.methods = methods
+    }
+
+    func matches(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        guard parts.count == segments.count else { return false }
+        return zip(segments, parts).allSatisfy { template, part in
+            (template.hasPrefix("{") && template.hasSuffix("}")) || template == part
         }
     }
 }

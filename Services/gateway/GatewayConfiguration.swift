@@ -17,6 +17,16 @@ struct GatewayConfiguration: WorkerConfiguration {
     var idempotencyRetention: Duration
     var heartbeatInterval: Duration
     var embeddingModel: String
+    /// Bounds of the SSE results hub: window bytes, subscriber buffer, streams per caller and in total.
+    var resultsLimits: ResultsHub.Limits
+    /// How long a connection may send nothing while idle or in the middle of a request (slowloris).
+    var idleTimeout: Duration
+    /// How long reading one request body may take in all.
+    var bodyReadTimeout: Duration
+
+    /// Hummingbird closes connections idle (or stalled mid-request) for this long; open SSE responses are
+    /// not idle in this sense and stay open.
+    var httpIdleTimeout: Duration? { idleTimeout }
 
     init(reading reader: inout ConfigurationReader) {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
@@ -47,7 +57,20 @@ struct GatewayConfiguration: WorkerConfiguration {
         }
         tokens = TokenVerifier.Configuration(keys: keys)
         tokens.issuer = optional("RAG_JWT_ISSUER", "Required iss of tokens; unset accepts any issuer.")
-        tokens.audience = optional("RAG_JWT_AUDIENCE", "Required aud of tokens; unset accepts any audience.")
+        tokens.audience = optional("RAG_JWT_AUDIENCE", "Required aud of tokens; required with a public key or JWKS unless RAG_JWT_AUDIENCE_CHECK=off.")
+        let audienceCheck = reader.read(.oneOf(
+            "RAG_JWT_AUDIENCE_CHECK", options: ["on": true, "off": false], default: "on",
+            summary: "off accepts tokens for any audience with a public key or JWKS (only if the issuer mints tokens for this gateway alone)."))
+        if audienceCheck, tokens.audience == nil, keys.contains(where: \.isAsymmetric) {
+            // A token an issuer minted for another service would otherwise be accepted here.
+            reader.report(.init(
+                variable: "RAG_JWT_AUDIENCE", issue: "is not set, but tokens are verified with a public key or JWKS",
+                expectation: "the audience this gateway's tokens carry, or RAG_JWT_AUDIENCE_CHECK=off to accept any audience"))
+        }
+        if !audienceCheck, tokens.audience != nil {
+            reader.report(.init(variable: "RAG_JWT_AUDIENCE_CHECK", issue: "is off while RAG_JWT_AUDIENCE is set",
+                                expectation: "on, or RAG_JWT_AUDIENCE unset"))
+        }
         tokens.leeway = reader.read(.duration("RAG_JWT_LEEWAY", default: .seconds(30), range: .zero ... .seconds(300),
                                               summary: "Clock skew allowed on exp and nbf."))
         tokens.tierClaim = reader.read(.string("RAG_JWT_TIER_CLAIM", default: "tier", summary: "Claim holding the tier (a string or a one-element array)."))
@@ -65,7 +88,7 @@ struct GatewayConfiguration: WorkerConfiguration {
                 } catch { throw ConfigurationValueRejection("is invalid") }
             }))
         developmentSigningKeyFile = optional("RAG_GATEWAY_DEV_SIGNING_KEY_FILE",
-                                             "Private key that signs POST /dev/token for the browser UI (development only); unset disables it.")
+                                             "Private key that signs POST /dev/token for the browser UI (development only, loopback RAG_HTTP_HOST only); unset disables it.")
         rateLimits = reader.read(ConfigurationVariable(
             name: "RAG_GATEWAY_RATE_LIMITS", summary: "Per-user token bucket per tier: requests per second / burst.",
             expectation: "tier=rate/burst entries separated by ;",
@@ -89,5 +112,19 @@ struct GatewayConfiguration: WorkerConfiguration {
                                                   summary: "Interval of SSE heartbeat comments."))
         embeddingModel = reader.read(.string("RAG_EMBEDDING_MODEL", default: "all-MiniLM-L6-v2",
                                              summary: "Embedding model name; part of the chunk ids POST /chunks answers."))
+        var limits = ResultsHub.Limits()
+        limits.windowBytes = reader.read(.integer("RAG_GATEWAY_RESULTS_WINDOW_BYTES", default: limits.windowBytes, range: 64 << 10 ... 16 << 30,
+                                                  summary: "Bytes of results and deltas kept for late subscribers; when full, the tenant holding the most loses its oldest."))
+        limits.subscriberBuffer = reader.read(.integer("RAG_GATEWAY_SSE_SUBSCRIBER_BUFFER", default: limits.subscriberBuffer, range: 1 ... 1_000_000,
+                                                       summary: "Events an SSE subscriber may fall behind before its stream is closed with an error event."))
+        limits.subscribersPerCaller = reader.read(.integer("RAG_GATEWAY_SSE_MAX_PER_USER", default: limits.subscribersPerCaller, range: 1 ... 100_000,
+                                                           summary: "Open SSE streams per user (tenant and sub); more: 429 with Retry-After."))
+        limits.subscribersTotal = reader.read(.integer("RAG_GATEWAY_SSE_MAX_TOTAL", default: limits.subscribersTotal, range: 1 ... 1_000_000,
+                                                       summary: "Open SSE streams on this instance; more: 503 with Retry-After."))
+        resultsLimits = limits
+        idleTimeout = reader.read(.duration("RAG_GATEWAY_IDLE_TIMEOUT", default: .seconds(30), range: .milliseconds(100) ... .seconds(3600),
+                                            summary: "A connection that sends nothing for this long while idle or mid-request (headers or body) is closed."))
+        bodyReadTimeout = reader.read(.duration("RAG_GATEWAY_BODY_TIMEOUT", default: .seconds(30), range: .milliseconds(100) ... .seconds(3600),
+                                                summary: "Longest time to receive a whole request body (a trickled body gets 408)."))
     }
 }

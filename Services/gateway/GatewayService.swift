@@ -23,6 +23,10 @@ struct GatewayAPI: Sendable {
         /// The embedding model, part of the deterministic chunk ids answered by POST /chunks.
         var embeddingModel = "all-MiniLM-L6-v2"
         var rateLimits = TokenBucketRateLimiter.defaultLimits
+        /// How long reading a request body may take in all (a slowly trickled body is cut off: 408).
+        var bodyReadTimeout: Duration = .seconds(30)
+        /// What a 429/503 for too many SSE streams tells the client to wait.
+        var subscriberRetryAfterSeconds = 5
     }
 
     let settings: Settings
@@ -34,8 +38,17 @@ struct GatewayAPI: Sendable {
     let rateLimiter: TokenBucketRateLimiter
     let logger: Logger
 
-    /// Identity fields a client may try to smuggle in a body; dropped before validation, never forwarded.
-    static let identityFields: Set<String> = ["user_id", "user-id", "userId", "user_tier", "user-tier", "userTier", "tenant", "tier"]
+    /// Identity fields a client may try to smuggle in a body, as `normalizedFieldName` spells them: dropped
+    /// before validation (at the top level, in batch elements and in a chunk's `metadata`), never forwarded.
+    static let identityFields: Set<String> = ["userid", "usertier", "tenant", "tenantid", "tier", "sub"]
+
+    /// A member name lower-cased with everything but letters and digits removed, so `user-id`, `user_id`,
+    /// `userId` and `User ID` are all `userid`.
+    static func normalizedFieldName(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }))
+    }
+
+    static func isIdentityField(_ name: String) -> Bool { identityFields.contains(normalizedFieldName(name)) }
 
     func addRoutes(to router: some RouterMethods<GatewayRequestContext>) {
         router.post("chunks") { request, context in try await ingest(request, context) }
@@ -53,6 +66,7 @@ struct GatewayAPI: Sendable {
         do { try identity.require(scope: "chunks:write") } catch { throw Problem(error) }
         try rateLimit(identity)
         var body = try await readJSON(request)
+        try rejectNULCharacters(body)
         let isBatch = body["chunks"] != nil
         body = Self.droppingIdentityFields(body, nested: isBatch ? "chunks" : nil)
         try validate(body, against: isBatch ? .chunkBatchRequest : .chunkRequest)
@@ -79,7 +93,7 @@ struct GatewayAPI: Sendable {
                           })
         }
 
-        let tenant = identity.tenant ?? "default"
+        let tenant = identity.tenantHeaderValue
         let headers = trustedHeaders(identity, context, request, schema: .chunkEvent)
         var chunkIDs: [String] = []
         let records: [KafkaOutgoingRecord] = chunks.map { chunk in
@@ -109,15 +123,17 @@ struct GatewayAPI: Sendable {
         let identity = try context.requireIdentity()
         try rateLimit(identity)
         let raw = try await readJSON(request)
+        try rejectNULCharacters(raw)
         let body = schemas.applyingDefaults(to: Self.droppingIdentityFields(raw, nested: nil), for: .queryRequest)
         try validate(body, against: .queryRequest)
 
-        let tenant = identity.tenant ?? "default"
+        let tenant = identity.tenant
         let idempotencyKey = request.headers[.idempotencyKey]
         var queryID = UUID().uuidString.lowercased()
         if let idempotencyKey {
-            guard !idempotencyKey.isEmpty, idempotencyKey.count <= 255 else {
-                throw Problem(status: .badRequest, code: "invalid_idempotency_key", detail: "Idempotency-Key must be 1 to 255 characters")
+            guard !idempotencyKey.isEmpty, idempotencyKey.unicodeScalars.count <= Self.maxIdempotencyKeyLength else {
+                throw Problem(status: .badRequest, code: "invalid_idempotency_key",
+                              detail: "Idempotency-Key must be 1 to \(Self.maxIdempotencyKeyLength) characters")
             }
             switch idempotency.reserve(key: idempotencyKey, tenant: tenant, user: identity.userID, body: body.serialized(sortingKeys: true)) {
             case .new(let reserved): queryID = reserved
@@ -147,6 +163,9 @@ struct GatewayAPI: Sendable {
         return try queryAccepted(queryID, context, replayed: false)
     }
 
+    /// The longest `Idempotency-Key` accepted (characters); documented in the OpenAPI document.
+    static let maxIdempotencyKeyLength = 255
+
     private func queryAccepted(_ queryID: String, _ context: GatewayRequestContext, replayed: Bool) throws -> Response {
         var response = try jsonResponse(.accepted, [("query_id", .string(queryID)), ("results_url", .string("/results/\(queryID)"))], context)
         if replayed { response.headers[.idempotentReplayed] = "true" }
@@ -157,10 +176,22 @@ struct GatewayAPI: Sendable {
 
     func results(_ request: Request, _ context: GatewayRequestContext, queryID: String?) throws -> Response {
         let identity = try context.requireIdentity()
-        let filter = ResultsHub.Filter(userID: identity.userID, tenant: identity.tenant ?? "default",
+        try rateLimit(identity)
+        let filter = ResultsHub.Filter(userID: identity.userID, tenant: identity.tenantHeaderValue,
                                        tierRank: identity.tier.rank, queryID: queryID)
         let lastEventID = request.headers[.lastEventID] ?? request.uri.queryParameters.get("last_event_id")
-        let subscription = hub.subscribe(filter, lastEventID: lastEventID)
+        let subscription: ResultsHub.Subscription
+        do {
+            subscription = try hub.subscribe(filter, caller: CallerID(identity), lastEventID: lastEventID)
+        } catch .tooManyForCaller(let limit) {
+            throw Problem(status: .tooManyRequests, code: "too_many_subscriptions",
+                          detail: "at most \(limit) open result streams per user; close one first",
+                          retryAfterSeconds: settings.subscriberRetryAfterSeconds)
+        } catch .tooManyInTotal(let limit) {
+            throw Problem(status: .serviceUnavailable, code: "subscriptions_exhausted",
+                          detail: "this gateway instance serves at most \(limit) result streams; retry later",
+                          retryAfterSeconds: settings.subscriberRetryAfterSeconds)
+        }
         let heartbeat = settings.heartbeatInterval
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         headers[.accelBuffering] = "no"
@@ -190,10 +221,13 @@ struct GatewayAPI: Sendable {
                         if queryID != nil && event.kind == .result { break streaming }
                     case .heartbeat:
                         try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
-                    case .overflow:
-                        try await writer.write(ServerSentEvent.error(code: "subscriber_overflow", detail: "reconnect with Last-Event-ID"))
-                        break streaming
                     }
+                }
+                // The hub ends a stream that fell a whole buffer behind; the events buffered before that
+                // were written above, so Last-Event-ID resumes right after them.
+                if subscription.overflowed {
+                    try await writer.write(ServerSentEvent.error(
+                        code: "subscriber_overflow", detail: "the stream fell too far behind; reconnect with Last-Event-ID"))
                 }
                 group.cancelAll()
             }
@@ -206,7 +240,7 @@ struct GatewayAPI: Sendable {
 
     private func rateLimit(_ identity: Identity) throws {
         let limit = settings.rateLimits[identity.tier.rawValue] ?? .init(perSecond: 1, burst: 1)
-        if case .limited(let retryAfter) = rateLimiter.acquire(user: "\(identity.tenant ?? "default")/\(identity.userID)", limit: limit) {
+        if case .limited(let retryAfter) = rateLimiter.acquire(CallerID(identity), limit: limit) {
             throw Problem(status: .tooManyRequests, code: "rate_limited",
                           detail: "too many requests for tier \(identity.tier.rawValue); retry after \(retryAfter) s", retryAfterSeconds: retryAfter)
         }
@@ -221,9 +255,13 @@ struct GatewayAPI: Sendable {
         }
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: settings.maxBodyBytes)
+            let limit = settings.maxBodyBytes
+            buffer = try await Self.withDeadline(settings.bodyReadTimeout) { try await request.body.collect(upTo: limit) }
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw Problem.tooLarge(limit: settings.maxBodyBytes)
+        } catch is DeadlineExceeded {
+            throw Problem(status: .requestTimeout, code: "body_timeout",
+                          detail: "the body did not arrive within \(settings.bodyReadTimeout)", extraHeaders: [.connection: "close"])
         }
         do {
             return try JSONValue.parse(Array(buffer.readableBytesView))
@@ -233,17 +271,27 @@ struct GatewayAPI: Sendable {
     }
 
     private func validate(_ body: JSONValue, against schema: SchemaName) throws {
-        let violations = schemas.validate(body, against: schema)
-        if !violations.isEmpty { throw Problem.schemaViolation(violations) }
+        let summary = schemas.validate(body, against: schema, limit: Problem.maxListedViolations)
+        if !summary.isEmpty { throw Problem.schemaViolation(summary) }
     }
 
-    /// Removes identity fields at the top level (and in each element of `nested`); identity comes from the token.
+    /// Refuses any string holding U+0000, member names included, wherever it is in the body (Postgres
+    /// cannot store it); checked on the body as sent, before anything is dropped or validated.
+    private func rejectNULCharacters(_ body: JSONValue) throws {
+        let summary = body.nulCharacterViolations(limit: Problem.maxListedViolations)
+        if !summary.isEmpty { throw Problem.schemaViolation(summary) }
+    }
+
+    /// Removes identity fields at the top level, from a `metadata` object, and likewise in each element of
+    /// `nested`; identity comes from the token.
     static func droppingIdentityFields(_ body: JSONValue, nested: String?) -> JSONValue {
         guard case .object(let object) = body else { return body }
         var members: [(String, JSONValue)] = []
-        for (key, value) in object where !identityFields.contains(key) {
+        for (key, value) in object where !isIdentityField(key) {
             if key == nested, case .array(let elements) = value {
                 members.append((key, .array(elements.map { droppingIdentityFields($0, nested: nil) })))
+            } else if key == "metadata", case .object(let metadata) = value {
+                members.append((key, .object(JSONObject(uniqueKeysWithValues: metadata.lazy.filter { !isIdentityField($0.key) }.map { ($0.key, $0.value) }))))
             } else {
                 members.append((key, value))
             }
@@ -251,12 +299,29 @@ struct GatewayAPI: Sendable {
         return .object(JSONObject(uniqueKeysWithValues: members))
     }
 
+    /// Thrown by `withDeadline` when the work did not finish in time.
+    struct DeadlineExceeded: Error {}
+
+    /// Runs `work`, cancelling it and throwing `DeadlineExceeded` once `timeout` has passed.
+    static func withDeadline<T: Sendable>(_ timeout: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
+            return value
+        }
+    }
+
     /// The headers downstream services trust (SPEC §3): identity from the verified token only.
     private func trustedHeaders(_ identity: Identity, _ context: GatewayRequestContext, _ request: Request, schema: SchemaName) -> [KafkaHeader] {
         [
             KafkaHeader("user-id", identity.userID),
             KafkaHeader("user-tier", identity.tier.rawValue),
-            KafkaHeader("tenant", identity.tenant ?? "default"),
+            KafkaHeader("tenant", identity.tenantHeaderValue),
             KafkaHeader("request-id", context.requestID),
             KafkaHeader("traceparent", TraceParent.child(of: request.headers[.traceparent])),
             KafkaHeader("schema-version", schemas.version(of: schema)),

@@ -5,7 +5,7 @@ import Synchronization
 /// Remembers `Idempotency-Key`s of POST /queries so a retried request gets the same query_id and
 /// produces no second record (SPEC §5).
 ///
-/// Keys are scoped by tenant and user, so two callers never collide. The query_id is derived from the
+/// Keys are scoped by tenant (or its absence) and user, so two callers never collide. The query_id is derived from the
 /// scoped key (a name-based UUID over SHA-256), so even another gateway instance, or this one after a
 /// restart, answers a retry with the same query_id; rag-chain then refuses to answer a query_id twice.
 /// Within one instance the entry (with a hash of the body) is kept for `retention` (default 24 h,
@@ -41,7 +41,7 @@ final class IdempotencyStore: Sendable {
         self.now = now
     }
 
-    func reserve(key: String, tenant: String, user: String, body: [UInt8]) -> Reservation {
+    func reserve(key: String, tenant: String?, user: String, body: [UInt8]) -> Reservation {
         let scopedKey = Self.scope(key: key, tenant: tenant, user: user)
         let bodyHash = SHA256.hash(data: body).hexString
         let time = now()
@@ -63,13 +63,13 @@ final class IdempotencyStore: Sendable {
     }
 
     /// The record was acknowledged by the broker: later retries are replays.
-    func complete(key: String, tenant: String, user: String) {
+    func complete(key: String, tenant: String?, user: String) {
         let scopedKey = Self.scope(key: key, tenant: tenant, user: user)
         entries.withLock { $0.byKey[scopedKey]?.completed = true }
     }
 
     /// Producing failed: forget the key so the client's retry starts afresh.
-    func release(key: String, tenant: String, user: String) {
+    func release(key: String, tenant: String?, user: String) {
         let scopedKey = Self.scope(key: key, tenant: tenant, user: user)
         entries.withLock { state in
             state.byKey[scopedKey] = nil
@@ -84,8 +84,12 @@ final class IdempotencyStore: Sendable {
         }
     }
 
-    private static func scope(key: String, tenant: String, user: String) -> String {
-        "\(tenant.count):\(tenant)|\(user.count):\(user)|\(key)"
+    /// The key scoped by its caller, unambiguously: length-prefixed tenant and user, and `-` for a token
+    /// without a tenant (a present tenant always starts with its length), so no caller without a tenant
+    /// shares keys, or query_ids, with a tenant named `default`.
+    static func scope(key: String, tenant: String?, user: String) -> String {
+        let tenantPart = tenant.map { "\($0.count):\($0)" } ?? "-"
+        return "\(tenantPart)|\(user.count):\(user)|\(key)"
     }
 
     /// A version-8 (custom, name-based) UUID from SHA-256 of the scoped key.

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Schemas
 
 /// The OpenAPI 3.1 description of the gateway's HTTP API, served at `GET /openapi.json`.
@@ -35,6 +36,7 @@ enum OpenAPIDocument {
         ]
         let bodyErrors: [(String, JSONValue)] = [
             ("400", problem("Invalid JSON or schema violations; `violations` lists each with its JSON pointer.")),
+            ("408", problem("The body did not arrive in time (RAG_GATEWAY_BODY_TIMEOUT).")),
             ("413", problem("The body is larger than the limit.")),
             ("415", problem("The body is not application/json.")),
             ("503", problemWithRetry("Kafka did not acknowledge the record; nothing was queued.")),
@@ -48,6 +50,28 @@ enum OpenAPIDocument {
             "description": "Resume after this event id.", "schema": ["type": "string"],
         ]
         let secured: JSONValue = [["bearerAuth": []], ["accessToken": []]]
+        let streamErrors: [(String, JSONValue)] = [
+            ("429", problemWithRetry("Per-user rate limit exceeded, or the caller has RAG_GATEWAY_SSE_MAX_PER_USER streams open.")),
+            ("503", problemWithRetry("This instance has RAG_GATEWAY_SSE_MAX_TOTAL streams open.")),
+        ]
+        let streamAuthErrors = authErrors.filter { $0.0 != "429" } + streamErrors
+        let healthBody: JSONValue = [
+            "type": "object", "required": ["status"], "properties": ["status": ["type": "string"]],
+        ]
+        let readinessBody: JSONValue = [
+            "type": "object", "required": ["status", "checks"],
+            "properties": [
+                "status": ["type": "string", "enum": ["ready", "not ready"]],
+                "failing": ["type": "array", "items": ["type": "string"]],
+                "checks": ["type": "array", "items": [
+                    "type": "object", "required": ["name", "status"],
+                    "properties": ["name": ["type": "string"], "status": ["type": "string"], "reason": ["type": "string"]],
+                ]],
+            ],
+        ]
+        func jsonBody(_ description: String, _ schema: JSONValue) -> JSONValue {
+            ["description": .string(description), "content": ["application/json": ["schema": schema]]]
+        }
 
         func operation(_ summary: String, id: String, responses: [(String, JSONValue)], body: JSONValue? = nil,
                        parameters: [JSONValue] = [], security: JSONValue? = nil) -> JSONValue {
@@ -86,23 +110,25 @@ enum OpenAPIDocument {
                 parameters: [[
                     "name": "Idempotency-Key", "in": "header", "required": false,
                     "description": "Retries with the same key and body get the same query_id and queue nothing new.",
-                    "schema": ["type": "string", "maxLength": 255],
+                    "schema": ["type": "string", "minLength": 1, "maxLength": .integer(GatewayAPI.maxIdempotencyKeyLength)],
                 ]],
                 security: [["bearerAuth": []]])]),
             ("/results/{query_id}", ["get": operation(
                 "Stream one query's answer", id: "streamQueryResult",
-                responses: [("200", eventStream)] + authErrors,
+                responses: [("200", eventStream)] + streamAuthErrors,
                 parameters: [["name": "query_id", "in": "path", "required": true, "schema": ["type": "string"]], lastEventID],
                 security: secured)]),
             ("/results", ["get": operation(
                 "Stream all of the caller's results", id: "streamResults",
-                responses: [("200", eventStream)] + authErrors, parameters: [lastEventID], security: secured)]),
+                responses: [("200", eventStream)] + streamAuthErrors, parameters: [lastEventID], security: secured)]),
             ("/", ["get": operation("Browser UI", id: "browserUI", responses: [("200", plain("The UI.", "text/html"))], security: [])]),
             ("/openapi.json", ["get": operation("This document", id: "openAPI",
                                                responses: [("200", plain("OpenAPI 3.1", "application/json"))], security: [])]),
-            ("/healthz", ["get": operation("Liveness", id: "healthz", responses: [("200", plain("Alive.", "text/plain"))], security: [])]),
+            ("/healthz", ["get": operation("Liveness", id: "healthz", responses: [
+                ("200", jsonBody("Alive: {\"status\":\"ok\"}.", healthBody)), ("503", jsonBody("Shutting down.", healthBody)),
+            ], security: [])]),
             ("/readyz", ["get": operation("Readiness", id: "readyz", responses: [
-                ("200", plain("Ready.", "application/json")), ("503", plain("Not ready; the failing checks.", "application/json")),
+                ("200", jsonBody("Ready; every check.", readinessBody)), ("503", jsonBody("Not ready; the failing checks.", readinessBody)),
             ], security: [])]),
             ("/metrics", ["get": operation("Prometheus metrics", id: "metrics",
                                           responses: [("200", plain("Text exposition format.", "text/plain"))], security: [])]),
@@ -146,6 +172,15 @@ enum OpenAPIDocument {
         ]
     }
 
+    /// The served paths and their methods, as the document lists them (for 405 with `Allow`).
+    static func routes(of document: JSONValue) -> [RouteTemplate] {
+        guard case .object(let paths)? = document["paths"] else { return [] }
+        return paths.map { path, operations in
+            guard case .object(let methods) = operations else { return RouteTemplate(path: path, methods: []) }
+            return RouteTemplate(path: path, methods: methods.keys.compactMap { HTTPRequest.Method($0.uppercased()) })
+        }
+    }
+
     static let problemSchema: JSONValue = [
         "type": "object",
         "description": "RFC 9457 problem details.",
@@ -153,6 +188,7 @@ enum OpenAPIDocument {
         "properties": [
             "type": ["type": "string"], "title": ["type": "string"], "status": ["type": "integer"],
             "code": ["type": "string"], "detail": ["type": "string"], "instance": ["type": "string"],
+            "violation_count": ["type": "integer", "description": "How many violations there were; at most the first 50 are listed."],
             "violations": ["type": "array", "items": [
                 "type": "object", "required": ["pointer", "keyword", "message"],
                 "properties": ["pointer": ["type": "string"], "keyword": ["type": "string"], "message": ["type": "string"]],

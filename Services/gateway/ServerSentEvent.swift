@@ -1,5 +1,6 @@
 import Hummingbird
 import Schemas
+import W3CTraceContext
 
 /// Server-Sent Events framing (`text/event-stream`): `id:` on every event so `Last-Event-ID` can resume.
 enum ServerSentEvent {
@@ -15,21 +16,16 @@ enum ServerSentEvent {
     }
 }
 
-/// W3C trace context: a request's `traceparent` is continued (same trace id, new span id), or started.
+/// W3C trace context: a request's valid `traceparent` is continued (same trace id and flags, new span id);
+/// anything else starts a new trace.
+///
+/// Validation is `W3CTraceContext`'s, which is strict: version `00` only (so `ff` is refused), exactly 55
+/// characters, lower-case hex, `-` delimiters, and neither an all-zero trace id nor an all-zero span id.
 enum TraceParent {
     static func child(of incoming: String?) -> String {
-        let span = randomHex(bytes: 8)
-        if let incoming {
-            let parts = incoming.split(separator: "-")
-            if parts.count == 4, parts[0].count == 2, parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-               parts[1].allSatisfy(\.isHexDigit), parts[1] != String(repeating: "0", count: 32) {
-                return "00-\(parts[1])-\(span)-\(parts[3])"
-            }
+        if let incoming, let parent = try? TraceContext(traceParentHeaderValue: incoming) {
+            return TraceContext(traceID: parent.traceID, spanID: .random(), flags: parent.flags, state: TraceState()).traceParentHeaderValue
         }
-        return "00-\(randomHex(bytes: 16))-\(span)-01"
-    }
-
-    private static func randomHex(bytes: Int) -> String {
-        (0..<bytes).map { _ in UInt8.random(in: 0...255) }.hexString
+        return TraceContext(traceID: .random(), spanID: .random(), flags: .sampled, state: TraceState()).traceParentHeaderValue
     }
 }

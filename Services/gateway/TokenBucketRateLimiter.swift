@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Per-user token buckets (SPEC §5: 429 with Retry-After, sized by tier).
+/// Per-caller token buckets (SPEC §5: 429 with Retry-After, sized by tier), keyed by `CallerID` (tenant
+/// and user as separate fields, so no two callers share a bucket).
 ///
 /// Each user's bucket holds up to `burst` tokens and refills at `perSecond`; a request takes one token.
 /// Buckets live in this gateway instance's memory: with N instances behind a load balancer, a user's
@@ -23,7 +24,7 @@ final class TokenBucketRateLimiter: Sendable {
         var updatedAt: Double
     }
 
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Mutex<[CallerID: Bucket]>([:])
     private let maxBuckets: Int
     private let now: @Sendable () -> Double
 
@@ -32,15 +33,15 @@ final class TokenBucketRateLimiter: Sendable {
         self.now = now
     }
 
-    /// Takes a token from `user`'s bucket, sized by `limit`.
-    func acquire(user: String, limit: Limit) -> Decision {
+    /// Takes a token from `caller`'s bucket, sized by `limit`.
+    func acquire(_ caller: CallerID, limit: Limit) -> Decision {
         let time = now()
         return buckets.withLock { buckets in
-            var bucket = buckets[user] ?? Bucket(tokens: limit.burst, updatedAt: time)
+            var bucket = buckets[caller] ?? Bucket(tokens: limit.burst, updatedAt: time)
             bucket.tokens = min(limit.burst, bucket.tokens + (time - bucket.updatedAt) * limit.perSecond)
             bucket.updatedAt = time
             defer {
-                buckets[user] = bucket
+                buckets[caller] = bucket
                 if buckets.count > maxBuckets { Self.dropIdle(&buckets, at: time, limit: limit) }
             }
             if bucket.tokens >= 1 {
@@ -53,7 +54,7 @@ final class TokenBucketRateLimiter: Sendable {
     }
 
     /// Drops buckets that would be full by now: forgetting them changes nobody's limit.
-    private static func dropIdle(_ buckets: inout [String: Bucket], at time: Double, limit: Limit) {
+    private static func dropIdle(_ buckets: inout [CallerID: Bucket], at time: Double, limit: Limit) {
         buckets = buckets.filter { _, bucket in
             bucket.tokens + (time - bucket.updatedAt) * limit.perSecond < limit.burst
         }

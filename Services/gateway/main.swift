@@ -4,5 +4,6 @@ import WorkerRuntime
 // (the HTTP API) and Gateway.swift (what feeds it); the admin endpoints share the HTTP port.
 await Worker(name: "gateway", configuration: GatewayConfiguration.self, listener: .http(defaultPort: 8080))
     .run(serving: GatewayRequestContext.self) { context, router in
-        try await Gateway.build(configuration: context.configuration, router: router, health: context.health, logger: context.logger)
+        try Gateway.refuseUnsafeSettings(context.configuration, host: context.runtime.adminHost)
+        return try await Gateway.build(configuration: context.configuration, router: router, health: context.health, logger: context.logger)
     }

@@ -84,6 +84,7 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
             let server = Application(
                 router: router,
                 configuration: .init(address: .hostname(context.runtime.adminHost, port: context.runtime.adminPort)),
+                server: .http1(configuration: .init(idleTimeout: context.configuration.httpIdleTimeout.map { .nanoseconds(Int64($0 / .nanoseconds(1))) })),
                 onServerRunning: { channel in await onListening(channel.localAddress?.port ?? context.runtime.adminPort) },
                 logger: Logger(label: "\(self.name).http")
             )

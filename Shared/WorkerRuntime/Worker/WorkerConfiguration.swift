@@ -22,4 +22,13 @@
 public protocol WorkerConfiguration: Sendable {
     /// Reads every variable of the worker from `reader`.
     init(reading reader: inout ConfigurationReader)
+
+    /// For a worker that serves its own HTTP API (``Worker/run(serving:services:)``): how long a connection
+    /// may send nothing while idle or in the middle of a request before the server closes it; nil (the
+    /// default) never closes idle connections.
+    var httpIdleTimeout: Duration? { get }
+}
+
+extension WorkerConfiguration {
+    public var httpIdleTimeout: Duration? { nil }
 }

@@ -163,7 +163,8 @@ struct GatewaySSETests {
     @Test("many subscribers of one query all get it; disconnects free their subscriptions")
     func manySubscribers() async throws {
         // A disconnect is noticed when the next write fails: the heartbeat bounds how long that takes.
-        let gateway = try await GatewayHarness(environment: ["RAG_GATEWAY_SSE_HEARTBEAT": "300ms"])
+        // One user with 40 streams: above the default per-user cap (16), which GatewayLimitsTests checks.
+        let gateway = try await GatewayHarness(environment: ["RAG_GATEWAY_SSE_HEARTBEAT": "300ms", "RAG_GATEWAY_SSE_MAX_PER_USER": "100"])
         let token = try await gateway.token()
         var subscribers: [SSESubscriber] = []
         for _ in 0..<40 { subscribers.append(try await SSESubscriber(gateway, path: "/results/q-popular", token: token)) }

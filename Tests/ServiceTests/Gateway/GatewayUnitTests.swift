@@ -17,14 +17,14 @@ struct GatewayUnitTests {
         let clock = ManualClock()
         let limiter = TokenBucketRateLimiter(now: clock.now)
         let limit = TokenBucketRateLimiter.Limit(perSecond: 2, burst: 3)
-        for _ in 0..<3 { #expect(limiter.acquire(user: "alice", limit: limit) == .allowed) }
-        #expect(limiter.acquire(user: "alice", limit: limit) == .limited(retryAfterSeconds: 1))
-        #expect(limiter.acquire(user: "bob", limit: limit) == .allowed, "buckets are per user")
+        for _ in 0..<3 { #expect(limiter.acquire(CallerID(tenant: "acme", userID: "alice"), limit: limit) == .allowed) }
+        #expect(limiter.acquire(CallerID(tenant: "acme", userID: "alice"), limit: limit) == .limited(retryAfterSeconds: 1))
+        #expect(limiter.acquire(CallerID(tenant: "acme", userID: "bob"), limit: limit) == .allowed, "buckets are per user")
         clock.advance(by: 0.5)
-        #expect(limiter.acquire(user: "alice", limit: limit) == .allowed)
+        #expect(limiter.acquire(CallerID(tenant: "acme", userID: "alice"), limit: limit) == .allowed)
         let slow = TokenBucketRateLimiter.Limit(perSecond: 0.1, burst: 1)
-        #expect(limiter.acquire(user: "carol", limit: slow) == .allowed)
-        #expect(limiter.acquire(user: "carol", limit: slow) == .limited(retryAfterSeconds: 10))
+        #expect(limiter.acquire(CallerID(tenant: "acme", userID: "carol"), limit: slow) == .allowed)
+        #expect(limiter.acquire(CallerID(tenant: "acme", userID: "carol"), limit: slow) == .limited(retryAfterSeconds: 10))
     }
 
     @Test("idempotency keys: same body replays, other body conflicts, scoped by user, released on failure")
@@ -61,7 +61,7 @@ struct GatewayUnitTests {
     let ranks: @Sendable (String) -> Int? = { ["free": 0, "standard": 1, "enterprise": 2][$0] }
 
     @Test("results hub: own events only, never above the tier, backlog for late subscribers, exact resume")
-    func hubFiltering() async {
+    func hubFiltering() async throws {
         let hub = ResultsHub(lookback: .seconds(600), tierRank: ranks)
         hub.ingest(record(0, 1, query: "q1", user: "alice", tenant: "acme", tier: "standard"), kind: .result)
         hub.ingest(record(0, 2, query: "q2", user: "alice", tenant: "other", tier: "standard"), kind: .result)
@@ -70,10 +70,10 @@ struct GatewayUnitTests {
         hub.ingest(record(1, 3, query: "q5", user: "alice", tenant: "acme", tier: "free"), kind: .result)
 
         let alice = ResultsHub.Filter(userID: "alice", tenant: "acme", tierRank: 1, queryID: nil)
-        let late = hub.subscribe(alice, lastEventID: nil)
+        let late = try hub.subscribe(alice, caller: CallerID(tenant: "acme", userID: "alice"), lastEventID: nil)
         #expect(late.backlog.map(\.queryID) == ["q1", "q5"], "own tenant and user only; the enterprise-tier result is withheld")
 
-        let resumed = hub.subscribe(alice, lastEventID: "r.0.1")
+        let resumed = try hub.subscribe(alice, caller: CallerID(tenant: "acme", userID: "alice"), lastEventID: "r.0.1")
         #expect(resumed.backlog.map(\.queryID) == ["q5"], "resume starts right after the last seen event")
 
         hub.ingest(record(2, 1, query: "q6", user: "alice", tenant: "acme", tier: "standard"), kind: .result)
@@ -85,7 +85,7 @@ struct GatewayUnitTests {
     }
 
     @Test("results hub: a per-query stream resumes by Kafka coordinates where the last id is unknown")
-    func hubResumeAcrossInstances() {
+    func hubResumeAcrossInstances() throws {
         // This instance's window starts after the client's last event, d.4.10, which it never saw.
         let hub = ResultsHub(lookback: .seconds(600), tierRank: ranks)
         for offset in [Int64(11), 12] {
@@ -95,9 +95,9 @@ struct GatewayUnitTests {
         }
         hub.ingest(record(4, 7, query: "q1", user: "alice", tenant: "acme", tier: "free"), kind: .result)
         let filter = ResultsHub.Filter(userID: "alice", tenant: "acme", tierRank: 0, queryID: "q1")
-        #expect(hub.subscribe(filter, lastEventID: "d.4.10").backlog.map(\.id) == ["d.4.11", "d.4.12", "r.4.7"])
-        #expect(hub.subscribe(filter, lastEventID: "d.4.11").backlog.map(\.id) == ["d.4.12", "r.4.7"])
-        #expect(hub.subscribe(filter, lastEventID: "r.4.7").backlog.isEmpty)
+        #expect(try hub.subscribe(filter, caller: CallerID(tenant: "acme", userID: "alice"), lastEventID: "d.4.10").backlog.map(\.id) == ["d.4.11", "d.4.12", "r.4.7"])
+        #expect(try hub.subscribe(filter, caller: CallerID(tenant: "acme", userID: "alice"), lastEventID: "d.4.11").backlog.map(\.id) == ["d.4.12", "r.4.7"])
+        #expect(try hub.subscribe(filter, caller: CallerID(tenant: "acme", userID: "alice"), lastEventID: "r.4.7").backlog.isEmpty)
     }
 }
 
