@@ -76,6 +76,30 @@ enum Gateway {
     }
 }
 
+extension Gateway {
+    /// Refuses settings that are only safe on a developer's machine: `POST /dev/token` signs any identity,
+    /// so it is served only on a loopback address. Called before anything is built.
+    static func refuseUnsafeSettings(_ configuration: GatewayConfiguration, host: String) throws {
+        if configuration.developmentSigningKeyFile != nil && !isLoopback(host) {
+            throw UnsafeSettings(message: "RAG_GATEWAY_DEV_SIGNING_KEY_FILE enables POST /dev/token, which signs any identity: "
+                + "it is only allowed with a loopback RAG_HTTP_HOST (127.0.0.1, ::1, localhost), not \(host)")
+        }
+    }
+
+    /// `127.0.0.0/8`, `::1` or `localhost`.
+    static func isLoopback(_ host: String) -> Bool {
+        let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    struct UnsafeSettings: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+}
+
 /// Fetches the metadata of the topics the gateway produces to before it reports ready, so the first
 /// POST is not held up by a metadata request (~0.5 s); retries while the broker cannot answer.
 struct ProducerWarmUp: Service {
