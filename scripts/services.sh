@@ -7,6 +7,11 @@
 #
 # A real cluster or database given by RAG_KAFKA_BOOTSTRAP_SERVERS / RAG_DATABASE_URL is used instead of
 # starting a local one.
+#
+# Tests also start Postgres servers of their own (scripts/local-postgres.sh start <temp dir>: fault tests that
+# stop or freeze a whole server). RUN_DIR/env sets LOCAL_POSTGRES_REGISTRY=RUN_DIR/postgres-servers, where
+# local-postgres.sh lists every server it starts; `stop` stops each one still there, so no postgres process
+# outlives the run even when a test (or the test process) ended before stopping its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +22,9 @@ ragctl=${RAGCTL:-.build/debug/ragctl}
 start() {
   mkdir -p "$run_dir"
   : > "$run_dir/env"
+  # The servers started by whoever sources RUN_DIR/env (not this run's own: it is stopped by name).
+  registry="$(cd "$run_dir" && pwd -P)/postgres-servers"
+  unset LOCAL_POSTGRES_REGISTRY
   if [ -n "${RAG_KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
     echo "kafka: using RAG_KAFKA_BOOTSTRAP_SERVERS=$RAG_KAFKA_BOOTSTRAP_SERVERS"
     echo "export RAG_KAFKA_BOOTSTRAP_SERVERS='$RAG_KAFKA_BOOTSTRAP_SERVERS'" >> "$run_dir/env"
@@ -44,6 +52,25 @@ start() {
     echo "export RAG_DATABASE_URL='$(cat "$run_dir/postgres/database.url")'" >> "$run_dir/env"
     echo "export RAG_POSTGRES_STATE_DIR='$run_dir/postgres'" >> "$run_dir/env"
   fi
+  echo "export LOCAL_POSTGRES_REGISTRY='$registry'" >> "$run_dir/env"
+}
+
+# Stops the Postgres servers listed in RUN_DIR/postgres-servers that are still running (or paused).
+stop_registered_postgres() {
+  local registry=$run_dir/postgres-servers dir existed
+  [ -f "$registry" ] || return 0
+  sort -u "$registry" | while IFS= read -r dir; do
+    [ -n "$dir" ] || continue
+    existed=yes
+    [ -d "$dir" ] || existed=""
+    if scripts/local-postgres.sh status "$dir" > /dev/null 2>&1; then
+      echo "services: stopping the Postgres a test left running ($dir)" >&2
+    fi
+    # Also cleans up a paused server's data; stopping a server that is gone is a no-op.
+    scripts/local-postgres.sh stop "$dir" > /dev/null 2>&1 || true
+    [ -n "$existed" ] || rmdir "$dir" 2> /dev/null || true
+  done
+  rm -f "$registry"
 }
 
 stop() {
@@ -54,6 +81,7 @@ stop() {
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$run_dir/broker/pid"
   fi
+  stop_registered_postgres
   if [ -d "$run_dir/postgres" ]; then
     scripts/local-postgres.sh stop "$run_dir/postgres" > /dev/null || true
   fi

@@ -190,13 +190,7 @@ enum DevelopmentTokenRoute {
 }
 
 /// Turns Hummingbird's own errors (unknown route, wrong method, body too large) into problem+json.
-///
-/// The router answers a path it serves, asked with a method it does not, with 404; `routes` (path
-/// templates such as `/results/{query_id}` and their methods, from the OpenAPI document) turns that into
-/// 405 with `Allow` (RFC 9110 §15.5.6).
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    let routes: [RouteTemplate]
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -215,6 +209,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+///
+/// The router answers a path it serves, asked with a method it does not, with 404; `routes` (path
+/// templates such as `/results/{query_id}` and their methods, from the OpenAPI document) turns that into
+/// 405 with `Allow` (RFC 9110 §15.5.6).
+    let routes: [RouteTemplate]
+
 
 /// A served path (`/results/{query_id}`: a `{…}` segment matches any one segment) and its methods.
 struct RouteTemplate: Sendable, Equatable {

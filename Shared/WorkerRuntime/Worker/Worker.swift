@@ -83,8 +83,8 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
             let services = try await makeServices(context, router)
             let server = Application(
                 router: router,
-                server: .http1(configuration: .init(idleTimeout: context.configuration.httpIdleTimeout.map { .nanoseconds(Int64($0 / .nanoseconds(1))) })),
                 configuration: .init(address: .hostname(context.runtime.adminHost, port: context.runtime.adminPort)),
+                server: .http1(configuration: .init(idleTimeout: context.configuration.httpIdleTimeout.map { .nanoseconds(Int64($0 / .nanoseconds(1))) })),
                 onServerRunning: { channel in await onListening(channel.localAddress?.port ?? context.runtime.adminPort) },
                 logger: Logger(label: "\(self.name).http")
             )
