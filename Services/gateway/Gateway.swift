@@ -16,7 +16,7 @@ enum Gateway {
         router: Router<GatewayRequestContext>,
         health: HealthMonitor,
         logger: Logger
-    ) async throws -> [any Service] {
+    ) async throws -> ServingWorkerServices {
         let verifier = try await TokenVerifier(configuration: configuration.tokens, logger: logger)
         let topics = RAGTopics(prefix: configuration.topicPrefix)
         let bootstrap = configuration.kafkaBootstrapServers.joined(separator: ",")
@@ -71,8 +71,12 @@ enum Gateway {
             lookbackRecords: Int64(configuration.resultsLookbackRecords), ready: feedReady, logger: logger)
         let warmUp = ProducerWarmUp(producer: producer, topics: [topics.chunks, topics.queries],
                                     ready: health.registerFlag(named: "producer"), logger: logger)
-        // Stopped last-first: the feed stops, then the producer flushes what it still holds.
-        return [ShutdownTask { await producer.shutdown() }, warmUp, feed]
+        health.register(ReadinessCheck(name: "kafka-producer") {
+            producer.fatalError.map { .notReady(reason: "fatal producer error: \($0)") } ?? .ready
+        })
+        // The producer outlives the HTTP server: the server stops accepting requests, then the producer flushes
+        // what it still holds. A fatal producer error ends the producer's service, and with it the gateway.
+        return ServingWorkerServices(clients: [producer], services: [warmUp, feed])
     }
 }
 
@@ -190,7 +194,13 @@ enum DevelopmentTokenRoute {
 }
 
 /// Turns Hummingbird's own errors (unknown route, wrong method, body too large) into problem+json.
+///
+/// The router answers a path it serves, asked with a method it does not, with 404; `routes` (path
+/// templates such as `/results/{query_id}` and their methods, from the OpenAPI document) turns that into
+/// 405 with `Allow` (RFC 9110 §15.5.6).
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: [RouteTemplate]
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -209,12 +219,6 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
-///
-/// The router answers a path it serves, asked with a method it does not, with 404; `routes` (path
-/// templates such as `/results/{query_id}` and their methods, from the OpenAPI document) turns that into
-/// 405 with `Allow` (RFC 9110 §15.5.6).
-    let routes: [RouteTemplate]
-
 
 /// A served path (`/results/{query_id}`: a `{…}` segment matches any one segment) and its methods.
 struct RouteTemplate: Sendable, Equatable {

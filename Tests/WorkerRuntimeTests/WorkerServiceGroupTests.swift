@@ -93,6 +93,32 @@ struct WorkerServiceGroupTests {
         #expect(stops == ["processor stopping, live: false", "consumer stopping, live: false"])
     }
 
+    @Test("the server's clients stop after the server: no request is accepted once the producer flushes")
+    func serverClientsOutliveTheServer() async throws {
+        let health = HealthMonitor()
+        let events = EventRecorder()
+        let group = WorkerServiceGroup(
+            serverClients: [RecordingService(name: "producer", events: events, health: health)],
+            server: RecordingService(name: "http server", events: events, health: health),
+            services: [RecordingService(name: "results feed", events: events, health: health)],
+            health: health,
+            shutdownTimeout: .seconds(30),
+            handlesSignals: false,
+            logger: Self.quietLogger,
+            expire: { _, _ in events.record("deadline expired") }
+        )
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                #expect(try await events.wait { $0.filter { $0.hasSuffix("started") }.count == 3 }, "\(events.all)")
+                trigger.triggerGracefulShutdown()
+                try await tasks.next()
+            }
+        }
+        let stops = events.all.filter { $0.contains("stopping") }.map { $0.replacingOccurrences(of: " stopping, live: false", with: "") }
+        #expect(stops == ["results feed", "http server", "producer"])
+    }
+
     @Test("services that ignore graceful shutdown are cancelled when the graceful period ends")
     func escalatesToCancellation() async throws {
         let health = HealthMonitor()

@@ -60,43 +60,44 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
                 logger: Logger(label: "\(self.name).admin"),
                 onListening: onListening
             )
-            return (admin, try await makeServices(context))
+            return (serverClients: [], server: admin, services: try await makeServices(context))
         }
     }
 
     /// Runs a worker that serves its own HTTP API (the gateway) and exits the process; never returns.
     ///
     /// The admin endpoints (`/healthz`, `/readyz`, `/metrics`) share the router the closure adds its routes
-    /// to, on the listener's address; the server starts first and stops last, like the admin server.
+    /// to, on the listener's address. The routes' clients start before the server and stop after it (the
+    /// server stops accepting requests before, say, its Kafka producer flushes); the other services start
+    /// after the server and stop before it.
     ///
     /// - Parameters:
     ///   - requestContext: The request context type of the worker's routes.
-    ///   - makeServices: Adds the worker's routes to the router and returns its other services,
-    ///     dependencies first.
+    ///   - makeServices: Adds the worker's routes to the router and returns its services.
     public func run<Context: RequestContext>(
         serving requestContext: Context.Type,
-        services makeServices: (WorkerContext<Configuration>, Router<Context>) async throws -> [any Service]
+        services makeServices: (WorkerContext<Configuration>, Router<Context>) async throws -> ServingWorkerServices
     ) async -> Never where Context.Source == ApplicationRequestContextSource {
         await self.run { context, onListening in
             let router = Router(context: Context.self)
             AdminEndpoints(health: context.health, registry: context.metrics).addRoutes(to: router)
-            let services = try await makeServices(context, router)
+            let served = try await makeServices(context, router)
             let server = Application(
                 router: router,
-                configuration: .init(address: .hostname(context.runtime.adminHost, port: context.runtime.adminPort)),
                 server: .http1(configuration: .init(idleTimeout: context.configuration.httpIdleTimeout.map { .nanoseconds(Int64($0 / .nanoseconds(1))) })),
+                configuration: .init(address: .hostname(context.runtime.adminHost, port: context.runtime.adminPort)),
                 onServerRunning: { channel in await onListening(channel.localAddress?.port ?? context.runtime.adminPort) },
                 logger: Logger(label: "\(self.name).http")
             )
-            return (server, services)
+            return (serverClients: served.clients, server: server, services: served.services)
         }
     }
 
-    /// Steps 1–6 of ``run(services:)``; `makeServer` builds the HTTP server (started first, stopped last)
-    /// and the worker's services.
+    /// Steps 1–6 of ``run(services:)``; `makeServer` builds the HTTP server, the clients its routes use
+    /// (started before it, stopped after it) and the worker's services.
     private func run(
         makeServer: (WorkerContext<Configuration>, _ onListening: @escaping @Sendable (Int) async -> Void) async throws -> (
-            server: any Service, services: [any Service]
+            serverClients: [any Service], server: any Service, services: [any Service]
         )
     ) async -> Never {
         let arguments = Array(CommandLine.arguments.dropFirst())
@@ -144,16 +145,18 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
             )
         }
 
+        let serverClients: [any Service]
         let server: any Service
         let services: [any Service]
         do {
-            (server, services) = try await makeServer(context, onListening)
+            (serverClients, server, services) = try await makeServer(context, onListening)
         } catch {
             logger.critical("could not create the worker's services", metadata: ["error": "\(error)"])
             exit(1)
         }
 
         let group = WorkerServiceGroup(
+            serverClients: serverClients,
             server: server,
             services: services,
             health: health,
@@ -235,5 +238,21 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
             )
             return 2
         }
+    }
+}
+
+/// What a worker that serves its own HTTP API runs besides the server.
+public struct ServingWorkerServices: Sendable {
+    /// Clients the routes use (a Kafka producer): started before the HTTP server and stopped after it, so
+    /// the server stops accepting requests before they shut down.
+    public var clients: [any Service]
+    /// The worker's other services (what feeds the routes), dependencies first: started after the server,
+    /// stopped before it.
+    public var services: [any Service]
+
+    /// Describes the services.
+    public init(clients: [any Service], services: [any Service]) {
+        self.clients = clients
+        self.services = services
     }
 }

@@ -9,8 +9,9 @@ import Musl
 import Darwin
 #endif
 
-/// Runs a worker's services in one `ServiceGroup`, in this order: the HTTP server (admin endpoints), then the worker's services
-/// in the order given (dependencies first), then an internal shutdown watch.
+/// Runs a worker's services in one `ServiceGroup`, in this order: the clients the HTTP routes use (if any), the
+/// HTTP server (admin endpoints, and the gateway's API), then the worker's services in the order given
+/// (dependencies first), then an internal shutdown watch.
 ///
 /// Services start in that order and shut down in reverse, so dependencies start first and stop last and the
 /// admin endpoints outlive what they report on. On graceful shutdown (SIGTERM/SIGINT when `handlesSignals`,
@@ -21,6 +22,7 @@ import Darwin
 /// 3. services still running are then cancelled;
 /// 4. when `shutdownTimeout` has passed since the signal, the process exits with status 1 whatever is left.
 public struct WorkerServiceGroup: Service {
+    private let serverClients: [ServiceGroupConfiguration.ServiceConfiguration]
     private let server: any Service
     private let services: [ServiceGroupConfiguration.ServiceConfiguration]
     private let health: HealthMonitor
@@ -32,7 +34,9 @@ public struct WorkerServiceGroup: Service {
     /// Creates the group.
     ///
     /// - Parameters:
-    ///   - server: The HTTP server of the admin endpoints (and the gateway's API); started first, stopped last.
+    ///   - serverClients: Clients the HTTP routes use (the gateway's Kafka producer): started before the server
+    ///     and stopped after it, so they are never shut down while the server still accepts requests.
+    ///   - server: The HTTP server of the admin endpoints (and the gateway's API).
     ///   - services: The worker's services, dependencies first.
     ///   - health: The monitor the admin endpoints report; marked as shutting down when shutdown starts.
     ///   - shutdownTimeout: The whole shutdown budget, from signal to exit.
@@ -40,6 +44,7 @@ public struct WorkerServiceGroup: Service {
     ///     tests and groups nested in another group pass `false`.
     ///   - logger: The logger of the service group.
     public init(
+        serverClients: [any Service] = [],
         server: any Service,
         services: [any Service],
         health: HealthMonitor,
@@ -48,6 +53,7 @@ public struct WorkerServiceGroup: Service {
         logger: Logger
     ) {
         self.init(
+            serverClients: serverClients,
             server: server,
             services: services,
             health: health,
@@ -66,6 +72,7 @@ public struct WorkerServiceGroup: Service {
 
     /// Creates the group with a custom action for an exceeded shutdown deadline (tests must not exit).
     init(
+        serverClients: [any Service] = [],
         server: any Service,
         services: [any Service],
         health: HealthMonitor,
@@ -74,6 +81,7 @@ public struct WorkerServiceGroup: Service {
         logger: Logger,
         expire: @escaping @Sendable (_ logger: Logger, _ deadline: ShutdownDeadline) -> Void
     ) {
+        self.serverClients = serverClients.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         self.server = server
         self.services = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         self.health = health
@@ -93,7 +101,8 @@ public struct WorkerServiceGroup: Service {
         }
 
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: self.server, serviceName: "HTTPServer")]
+            services: self.serverClients
+                + [.init(service: self.server, serviceName: "HTTPServer")]
                 + self.services
                 + [
                     .init(

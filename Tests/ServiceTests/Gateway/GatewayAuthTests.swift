@@ -100,7 +100,7 @@ struct GatewayAuthTests {
         #expect(readiness.status == 200)
         // Ready means: the producer has its topics' metadata, and the results feed its partitions.
         let checks = (readiness.json["checks"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["status"] ?? "")" }
-        #expect(checks.sorted() == ["producer=ready", "results-feed=ready"])
+        #expect(checks.sorted() == ["kafka-producer=ready", "producer=ready", "results-feed=ready"])
         #expect(try await gateway.get("/metrics").status == 200)
         let missing = try await gateway.get("/nowhere")
         #expect(missing.status == 404 && missing.problemCode == "not_found")
