@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Gateway", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer", "TestSupport",
+                "Gateway", "Embedder", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -35,7 +35,9 @@ struct ChunkToIndex: Sendable {
         var reason: String
         var message: String
     }
+}
 
+extension ChunkToIndex {
     /// Parses and validates a rag.chunks record; a record that fails here is a poison pill.
     init(record: KafkaRecord, schemas: SchemaRegistry, model: String) throws(Rejection) {
         guard let value = record.value else { throw Rejection(reason: "invalid_message", message: "the record has no value") }

@@ -35,12 +35,7 @@ final class PipelineHarness: @unchecked Sendable {
             databaseURL = try String(contentsOfFile: directory + "/database.url", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             privatePostgresDirectory = directory
         } else {
-            let shared = try #require(ProcessInfo.processInfo.environment["RAG_DATABASE_URL"], "RAG_DATABASE_URL is not set (make test sets it)")
-            let name = "pipeline_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-            let admin = PostgresPool(configuration: .init(connectionString: shared, maxConnections: 1))
-            _ = try await admin.query("CREATE DATABASE \(name)")
-            await admin.close()
-            databaseURL = try #require(shared.range(of: "/", options: .backwards).map { shared[..<$0.lowerBound] + "/" + name })
+            databaseURL = try await Self.freshDatabase()
             privatePostgresDirectory = nil
         }
         pool = PostgresPool(configuration: .init(connectionString: databaseURL, maxConnections: 2))
@@ -99,6 +94,16 @@ final class PipelineHarness: @unchecked Sendable {
     /// Stops the private Postgres server (data and port kept) and starts it again later.
     func pausePostgres() async throws { try await Self.runScript(["scripts/local-postgres.sh", "pause", try #require(privatePostgresDirectory)]) }
     func resumePostgres() async throws { try await Self.runScript(["scripts/local-postgres.sh", "resume", try #require(privatePostgresDirectory)]) }
+
+    /// A new, empty database on the shared test server (`RAG_DATABASE_URL`); returns its URL.
+    static func freshDatabase() async throws -> String {
+        let shared = try #require(ProcessInfo.processInfo.environment["RAG_DATABASE_URL"], "RAG_DATABASE_URL is not set (make test sets it)")
+        let name = "pipeline_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        let admin = PostgresPool(configuration: .init(connectionString: shared, maxConnections: 1))
+        _ = try await admin.query("CREATE DATABASE \(name)")
+        await admin.close()
+        return try #require(shared.range(of: "/", options: .backwards).map { shared[..<$0.lowerBound] + "/" + name })
+    }
 
     /// The private Postgres server's processes, to make the host hang (SIGSTOP) and come back (SIGCONT).
     func postgresProcesses() throws -> PostgresServerProcesses {
