@@ -12,10 +12,12 @@ if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && [ -z "${RAG_KAFKA_BOOTSTRAP_SERVERS:
   export RAG_KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS
 fi
 
-swift build                # the executables: tests launch ragctl and the workers
+# One build: `--build-tests` also builds the executables the tests launch (ragctl, the workers), with the
+# same testable settings, so nothing is compiled twice.
 swift build --build-tests
 
-run_dir=.run/test
+# RAG_TEST_RUN_DIR lets two test runs on one machine keep their own broker and Postgres.
+run_dir=${RAG_TEST_RUN_DIR:-.run/test}
 scripts/services.sh stop "$run_dir" > /dev/null 2>&1 || true
 trap 'scripts/services.sh stop "$run_dir"' EXIT
 scripts/services.sh start "$run_dir"
