@@ -24,6 +24,10 @@ extension FakeModelServer {
         public var promptTokens: Int
         /// (`completion_tokens`) Words in the chat answers given.
         public var completionTokens: Int
+        /// (`peak_concurrent_requests`) The most model requests (embeddings and chat completions) handled at
+        /// once: a request counts from its arrival until its answer is written, latency, hangs and a streamed
+        /// body included. Shows whether clients really overlap their calls.
+        public var peakConcurrentRequests: Int
 
         enum CodingKeys: String, CodingKey {
             case requests, outcomes
@@ -35,6 +39,7 @@ extension FakeModelServer {
             case chatCalls = "chat_calls"
             case promptTokens = "prompt_tokens"
             case completionTokens = "completion_tokens"
+            case peakConcurrentRequests = "peak_concurrent_requests"
         }
 
         /// Empty counters.
@@ -49,6 +54,7 @@ extension FakeModelServer {
             self.chatCalls = [:]
             self.promptTokens = 0
             self.completionTokens = 0
+            self.peakConcurrentRequests = 0
         }
 
         /// Requests received on `endpoint`.

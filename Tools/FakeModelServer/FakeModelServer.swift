@@ -192,6 +192,12 @@ public final class FakeModelServer: Service, Sendable {
         self.state.stats
     }
 
+    /// Model requests (embeddings, chat completions) being handled right now, from arrival until the answer is
+    /// written; the peak is ``Stats/peakConcurrentRequests``.
+    public var requestsInFlight: Int {
+        self.state.requestsInFlight
+    }
+
     /// Zeroes the counters.
     public func resetStats() {
         self.state.resetStats()

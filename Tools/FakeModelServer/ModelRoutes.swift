@@ -12,8 +12,8 @@ struct ModelRoutes: Sendable {
 
     func add(to router: Router<BasicRequestContext>) {
         for prefix in ["/v1", ""] {
-            router.post("\(prefix)/embeddings") { request, _ in try await self.embeddings(request) }
-            router.post("\(prefix)/chat/completions") { request, _ in try await self.chatCompletions(request) }
+            router.post("\(prefix)/embeddings") { request, _ in try await self.counted { try await self.embeddings(request) } }
+            router.post("\(prefix)/chat/completions") { request, _ in try await self.counted { try await self.chatCompletions(request) } }
             router.get("\(prefix)/models") { _, _ in try self.models() }
         }
         router.get("/control") { _, _ in try Self.json(.ok, self.state.controls) }
@@ -264,6 +264,25 @@ struct ModelRoutes: Sendable {
     }
 
     // MARK: Shared steps
+
+    /// Runs a model request's handler, counting the request in flight until its answer is written
+    /// (``FakeModelServer/Stats/peakConcurrentRequests``).
+    private func counted(_ handler: () async throws -> Response) async throws -> Response {
+        let inFlight = self.state.startRequest()
+        var response: Response
+        do {
+            response = try await handler()
+        } catch {
+            inFlight.end()
+            throw error
+        }
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            defer { inFlight.end() }
+            try await body.write(writer)
+        }
+        return response
+    }
 
     /// Sleeps the injected latency, then answers a failure or holds a hang. Returns the response to send for a
     /// failure; `nil` when the request goes on to be answered (normally or malformed).

@@ -29,6 +29,8 @@ final class ServerState: Sendable {
         var jitterGenerator: SeededGenerator
         var stats = FakeModelServer.Stats()
         var nextCompletion = 0
+        /// Model requests being handled now (not reset with the stats).
+        var requestsInFlight = 0
     }
 
     let configuration: FakeModelServer.Configuration
@@ -162,6 +164,24 @@ final class ServerState: Sendable {
         self.locked.withLock { $0.stats = FakeModelServer.Stats() }
     }
 
+    /// Model requests being handled now.
+    var requestsInFlight: Int {
+        self.locked.withLock { $0.requestsInFlight }
+    }
+
+    /// Counts a model request as being handled until the returned value's ``InFlightRequest/end()``.
+    func startRequest() -> InFlightRequest {
+        self.locked.withLock { state in
+            state.requestsInFlight += 1
+            state.stats.peakConcurrentRequests = max(state.stats.peakConcurrentRequests, state.requestsInFlight)
+        }
+        return InFlightRequest(state: self)
+    }
+
+    fileprivate func endRequest() {
+        self.locked.withLock { $0.requestsInFlight -= 1 }
+    }
+
     /// Runs `change` on the counters under the lock.
     func record(_ change: (inout FakeModelServer.Stats) -> Void) {
         self.locked.withLock { change(&$0.stats) }
@@ -174,5 +194,29 @@ final class ServerState: Sendable {
             return state.nextCompletion
         }
         return "chatcmpl-fake-\(number)"
+    }
+}
+
+/// One model request being handled, for ``FakeModelServer/Stats/peakConcurrentRequests``. ``end()`` is
+/// idempotent; dropping the value ends it too (a response body that is never written).
+final class InFlightRequest: Sendable {
+    private let state: ServerState
+    private let ended = Mutex(false)
+
+    fileprivate init(state: ServerState) {
+        self.state = state
+    }
+
+    deinit {
+        self.end()
+    }
+
+    /// Stops counting the request.
+    func end() {
+        let first = self.ended.withLock { ended in
+            defer { ended = true }
+            return !ended
+        }
+        if first { self.state.endRequest() }
     }
 }
