@@ -11,6 +11,11 @@ public protocol ChatProvider: Sendable {
     /// and the pieces concatenate to the returned completion's `text`. Returns once the completion is whole.
     /// Throws `ModelCallError` (HTTP statuses, transport failures and malformed responses classified
     /// for retry decisions); cancelling the calling task stops the call and throws `.cancelled`.
+    ///
+    /// `onDelta` is called from the calling task and awaited before more of the answer is read (a slow
+    /// consumer slows the call down, it does not buffer without bound); it is never called after
+    /// `complete` has returned or thrown. A call that throws may have passed some deltas on first.
+    /// A retrying provider (``ResilientChatProvider``) streams one attempt only; see its documentation.
     func complete(_ request: ChatRequest, onDelta: @escaping @Sendable (String) async -> Void) async throws(ModelCallError) -> ChatCompletion
 }
 
