@@ -116,7 +116,16 @@ let package = Package(
             path: "Services/embedder"
         ),
         .executableTarget(name: "RagChain", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/rag-chain"),
-        .executableTarget(name: "OutboxRelay", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/outbox-relay"),
+        .executableTarget(
+            name: "OutboxRelay",
+            dependencies: [
+                "WorkerRuntime", "Messaging", "Persistence",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/outbox-relay"
+        ),
         .executableTarget(name: "ReviewSampler", dependencies: ["WorkerRuntime", "Messaging"], path: "Services/review-sampler"),
         .executableTarget(
             name: "RagCtl",
