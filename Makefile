@@ -52,12 +52,13 @@ dev: deps
 ## bench: the benchmarks, printing their figures: in-process MiniLM embedding; POST /queries under load
 ## (wrk) on the Swift gateway next to a minimal Python gateway doing the same work; the embedder end to
 ## end (POST /chunks to rows in pgvector) with the embedded model next to the model alone, and with a
-## fake provider at 50 ms per call.
+## fake provider at 50 ms per call; the Shared Kafka consumer through 1,000,000 records (RSS growth, records/s).
 bench: deps
 	@$(VENV)/bin/python3 -c 'import aiohttp, confluent_kafka, jwt, cryptography' 2>/dev/null || $(PIP) aiohttp confluent-kafka pyjwt cryptography
 	scripts/bench-minilm.sh
 	scripts/bench-gateway.sh
 	scripts/bench-embedder.sh
+	scripts/bench-consumer.sh
 
 clean:
 	rm -rf .build .run .data

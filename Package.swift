@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "review-sampler", targets: ["ReviewSampler"]),
         .executable(name: "ragctl", targets: ["RagCtl"]),
         .executable(name: "minilm-bench", targets: ["MiniLMBench"]),
+        .executable(name: "consumer-soak", targets: ["ConsumerSoak"]),
         .executable(name: "fake-model-server", targets: ["FakeModelServerCommand"]),
     ],
     dependencies: [
@@ -137,6 +138,11 @@ let package = Package(
             path: "Services/ragctl"
         ),
         .executableTarget(name: "MiniLMBench", dependencies: ["MiniLM"], path: "Benchmarks/minilm"),
+        .executableTarget(
+            name: "ConsumerSoak",
+            dependencies: ["Messaging", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/consumer-soak"
+        ),
 
         // Test tooling: a real OpenAI-compatible HTTP server with fault controls, the only simulated dependency.
         .target(
