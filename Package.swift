@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "Auth",
             dependencies: [
-                "ModelClients",
+                "ModelClients", "WorkerRuntime",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,7 +116,17 @@ let package = Package(
             ],
             path: "Services/embedder"
         ),
-        .executableTarget(name: "RagChain", dependencies: ["WorkerRuntime", "Messaging", "Persistence"], path: "Services/rag-chain"),
+        .executableTarget(
+            name: "RagChain",
+            dependencies: [
+                "WorkerRuntime", "Messaging", "Persistence", "ModelClients", "Schemas", "Auth",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/rag-chain",
+            resources: [.copy("Prompts")]
+        ),
         .executableTarget(
             name: "OutboxRelay",
             dependencies: [
@@ -188,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Gateway", "Embedder", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer", "TestSupport",
+                "Gateway", "Embedder", "RagChain", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

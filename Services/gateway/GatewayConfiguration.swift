@@ -77,16 +77,7 @@ struct GatewayConfiguration: WorkerConfiguration {
         tokens.tenantClaim = reader.read(.string("RAG_JWT_TENANT_CLAIM", default: "tenant", summary: "Claim holding the tenant."))
         tokens.jwksRefreshInterval = reader.read(.duration("RAG_JWT_JWKS_REFRESH", default: .seconds(300), range: .seconds(10) ... .seconds(86400),
                                                            summary: "How often JWKS sources are re-read."))
-        tokens.policy = reader.read(ConfigurationVariable(
-            name: "RAG_TIER_VISIBILITIES", summary: "Which visibilities each tier may see and ingest.",
-            expectation: "tier=visibility[,visibility…] entries separated by ;",
-            defaultValue: .default, defaultDescription: "free=public;standard=public,internal;enterprise=public,internal,confidential",
-            placeholder: .default,
-            parse: { raw throws(ConfigurationValueRejection) in
-                do { return try TierPolicy(parsing: raw) } catch let error as TierPolicyError {
-                    throw ConfigurationValueRejection("is invalid: \(error.message)")
-                } catch { throw ConfigurationValueRejection("is invalid") }
-            }))
+        tokens.policy = reader.read(.tierVisibilities)
         developmentSigningKeyFile = optional("RAG_GATEWAY_DEV_SIGNING_KEY_FILE",
                                              "Private key that signs POST /dev/token for the browser UI (development only, loopback RAG_HTTP_HOST only); unset disables it.")
         rateLimits = reader.read(ConfigurationVariable(

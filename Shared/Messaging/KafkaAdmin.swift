@@ -83,6 +83,48 @@ public struct KafkaAdmin: Sendable {
         }
     }
 
+    /// Sets `group`'s committed offsets (the next offsets to consume): a replay from an earlier point, or a
+    /// skip. It joins the group for a moment and commits as its member, so the group must have no other
+    /// member (stop its consumers first): if the group assigns it fewer than the partitions of `offsets`, it
+    /// leaves without committing and throws.
+    public func commitOffsets(group: String, _ offsets: [KafkaTopicPartition: Int64]) async throws {
+        let timeout = self.timeout
+        let client = try makeClient(type: RD_KAFKA_CONSUMER, extra: [
+            "group.id": group, "enable.auto.commit": "false", "enable.auto.offset.store": "false",
+            // If leaving the group fails, the group forgets this member soon, not after 45 s.
+            "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000",
+        ])
+        defer { client.destroy() }
+        let topics = Set(offsets.keys.map(\.topic)).sorted()
+        try await runBlocking {
+            rd_kafka_poll_set_consumer(client.handle)
+            let subscribed = withPartitionList(topics.map { (KafkaTopicPartition(topic: $0, partition: -1), 0) }) {
+                rd_kafka_subscribe(client.handle, $0)
+            }
+            guard subscribed == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(subscribed) }
+            defer { rd_kafka_consumer_close(client.handle) }
+            let wanted = Set(offsets.keys)
+            let giveUpAt = ContinuousClock.now + timeout
+            var assigned: Set<KafkaTopicPartition> = []
+            while assigned != wanted && ContinuousClock.now < giveUpAt {
+                if let message = rd_kafka_consumer_poll(client.handle, 100) { rd_kafka_message_destroy(message) }
+                var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+                if rd_kafka_assignment(client.handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
+                    assigned = Set(list.entries.map(\.0)).intersection(wanted)
+                    rd_kafka_topic_partition_list_destroy(list)
+                }
+            }
+            guard assigned == wanted else {
+                throw KafkaError.timedOut("group \(group) assigned \(assigned.count) of \(wanted.count) partitions: it has other members")
+            }
+            try withPartitionList(offsets.map { ($0.key, $0.value) }) { list in
+                let err = rd_kafka_commit(client.handle, list, 0)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err) }
+            }
+        }
+        logger.info("committed offsets set", metadata: ["group": "\(group)", "offsets": "\(offsets)"])
+    }
+
     /// The low and high watermarks (first offset, next offset to be written) of a partition.
     public func watermarks(_ topicPartition: KafkaTopicPartition) async throws -> (low: Int64, high: Int64) {
         let timeoutMs = Int32(clamping: timeout.milliseconds)

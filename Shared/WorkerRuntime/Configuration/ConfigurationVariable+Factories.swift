@@ -113,6 +113,28 @@ extension ConfigurationVariable where Value == Int {
     }
 }
 
+extension ConfigurationVariable where Value == Double {
+    /// A decimal number that must lie in `range`.
+    public static func double(_ name: String, default defaultValue: Double?, range: ClosedRange<Double>, summary: String) -> Self {
+        Self(
+            name: name,
+            summary: summary,
+            expectation: "a number in \(range.lowerBound)...\(range.upperBound)",
+            defaultValue: defaultValue,
+            placeholder: range.lowerBound,
+            parse: { raw throws(ConfigurationValueRejection) in
+                guard let value = Double(raw), value.isFinite else {
+                    throw ConfigurationValueRejection("is not a number")
+                }
+                guard range.contains(value) else {
+                    throw ConfigurationValueRejection("is out of range")
+                }
+                return value
+            }
+        )
+    }
+}
+
 extension ConfigurationVariable where Value == Bool {
     /// A boolean: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, in any case.
     public static func bool(_ name: String, default defaultValue: Bool?, summary: String) -> Self {

@@ -22,7 +22,7 @@ final class PipelineHarness: @unchecked Sendable {
     let fakeServer: FakeModelServer?
     private let fakeServerTask: Task<Void, any Error>?
     private let privatePostgresDirectory: String?
-    private let embedderEnvironment: [String: String]
+    let embedderEnvironment: [String: String]
     private(set) var embedder: ChildProcess
     private(set) var embedderAdminPort: Int
     static let embedderGroup = "embedder"
