@@ -42,6 +42,10 @@ final class RagChainHarness: @unchecked Sendable {
         ragChainAdminPort = try await GatewayHarness.waitForStartedLine(of: ragChain)
     }
 
+    deinit {
+        ragChain.stop()
+    }
+
     var ragChainLog: String { ragChain.log }
 
     /// SIGTERM to the rag-chain (it commits and leaves its group); returns once it has exited.
