@@ -67,7 +67,9 @@ struct OpenAIChatProviderTests {
 
     @Test("deltas reach the caller while the server is still streaming the answer")
     func deltasArriveBeforeTheEnd() async throws {
-        try await Support.withFakeServer(.init(tokenDelayMilliseconds: 40)) { server, configuration in
+        try await Support.withFakeServer(.init(tokenDelayMilliseconds: 40)) { server, base in
+            var configuration = base
+            configuration.timeout = .seconds(60)  // what is checked is when deltas arrive, not how fast
             let provider = try OpenAIChatProvider(configuration: configuration)
             // Each delta notes whether the server was still handling (writing) the request when it arrived.
             let deltas = DeltaRecorder { server.requestsInFlight }
@@ -176,9 +178,11 @@ struct OpenAIChatProviderTests {
 
     @Test("a stream slower than the timeout is cut: `.timeout` after the first deltas")
     func slowStreamTimesOut() async throws {
-        try await Support.withFakeServer(.init(tokenDelayMilliseconds: 300)) { _, base in
+        // Ten words at one per second against a 3 s timeout: the first words arrive long before it, even on a
+        // loaded machine, and the stream cannot finish in time.
+        try await Support.withFakeServer(.init(tokenDelayMilliseconds: 1000)) { _, base in
             var configuration = base
-            configuration.timeout = .seconds(1)
+            configuration.timeout = .seconds(3)
             let provider = try OpenAIChatProvider(configuration: configuration)
             let deltas = DeltaRecorder()
             let question = "one two three four five six seven eight nine ten"

@@ -170,9 +170,11 @@ struct ResilientChatProviderTests {
     func onlyFirstAttemptIsStreamed() async throws {
         let question = "one two three four five six seven eight nine ten eleven twelve"
         let answer = Support.fakeAnswer(to: question)
-        try await Support.withFakeServer(.init(tokenDelayMilliseconds: 250)) { server, base in
+        try await Support.withFakeServer(.init(tokenDelayMilliseconds: 1000)) { server, base in
             var configuration = base
-            configuration.timeout = .seconds(2)  // the slow first stream (≈ 4.5 s) is cut after a few words
+            // The slow first stream (≈ 12 s) is cut after a few words; the fast retry has ample time even on a
+            // loaded machine.
+            configuration.timeout = .seconds(4)
             let metrics = TestMetrics()
             let provider = try resilient(configuration, .init(retry: quickRetries(3)), metrics: metrics)
             let deltas = DeltaRecorder()
