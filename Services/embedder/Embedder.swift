@@ -13,14 +13,7 @@ enum Embedder {
     static func build(configuration: EmbedderConfiguration, health: HealthMonitor, logger: Logger) async throws -> [any Service] {
         let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL, maxConnections: 8, applicationName: "embedder",
                                                      callTimeout: configuration.databaseCallTimeout))
-        health.register(ReadinessCheck(name: "postgres") {
-            do {
-                _ = try await pool.query("SELECT 1")
-                return .ready
-            } catch {
-                return .notReady(reason: "\(error)")
-            }
-        })
+        health.register(ReadinessCheck(name: "postgres") { _ = try await pool.query("SELECT 1") })
 
         let provider = try configuration.embedding.makeProvider(dimensions: ChunkStore.dimensions, logger: logger)
         let topics = RAGTopics(prefix: configuration.topicPrefix)
@@ -38,9 +31,7 @@ enum Embedder {
         consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: bootstrap, clientID: "embedder-dlq"), logger: logger)
-        health.register(ReadinessCheck(name: "kafka-producer") {
-            producer.fatalError.map { .notReady(reason: "fatal producer error: \($0)") } ?? .ready
-        })
+        health.register(ReadinessCheck(name: "kafka-producer") { producer.fatalError })
 
         let indexer = ChunkIndexer(
             provider: provider,

@@ -71,9 +71,7 @@ enum Gateway {
             lookbackRecords: Int64(configuration.resultsLookbackRecords), ready: feedReady, logger: logger)
         let warmUp = ProducerWarmUp(producer: producer, topics: [topics.chunks, topics.queries],
                                     ready: health.registerFlag(named: "producer"), logger: logger)
-        health.register(ReadinessCheck(name: "kafka-producer") {
-            producer.fatalError.map { .notReady(reason: "fatal producer error: \($0)") } ?? .ready
-        })
+        health.register(ReadinessCheck(name: "kafka-producer") { producer.fatalError })
         // The producer outlives the HTTP server: the server stops accepting requests, then the producer flushes
         // what it still holds. A fatal producer error ends the producer's service, and with it the gateway.
         return ServingWorkerServices(clients: [producer], services: [warmUp, feed])

@@ -11,21 +11,12 @@ enum OutboxRelay {
         // One connection holds the claiming transaction, one serves measurements, cleanup and readiness.
         let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL, maxConnections: 3, applicationName: "outbox-relay",
                                                      callTimeout: configuration.databaseCallTimeout))
-        health.register(ReadinessCheck(name: "postgres") {
-            do {
-                _ = try await pool.query("SELECT 1")
-                return .ready
-            } catch {
-                return .notReady(reason: "\(error)")
-            }
-        })
+        health.register(ReadinessCheck(name: "postgres") { _ = try await pool.query("SELECT 1") })
         var producerConfiguration = KafkaProducerConfiguration(
             bootstrapServers: configuration.kafkaBootstrapServers.joined(separator: ","), clientID: configuration.clientID)
         producerConfiguration.deliveryTimeout = configuration.deliveryTimeout
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
-        health.register(ReadinessCheck(name: "kafka-producer") {
-            producer.fatalError.map { .notReady(reason: "fatal producer error: \($0)") } ?? .ready
-        })
+        health.register(ReadinessCheck(name: "kafka-producer") { producer.fatalError })
 
         let store = OutboxStore(pool: pool)
         let metrics = OutboxMetrics()

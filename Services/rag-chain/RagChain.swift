@@ -17,14 +17,7 @@ enum RagChain {
     static func build(configuration: RagChainConfiguration, health: HealthMonitor, logger: Logger) async throws -> [any Service] {
         let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL, maxConnections: 16, applicationName: "rag-chain",
                                                      callTimeout: configuration.databaseCallTimeout))
-        health.register(ReadinessCheck(name: "postgres") {
-            do {
-                _ = try await pool.query("SELECT 1")
-                return .ready
-            } catch {
-                return .notReady(reason: "\(error)")
-            }
-        })
+        health.register(ReadinessCheck(name: "postgres") { _ = try await pool.query("SELECT 1") })
         let topics = RAGTopics(prefix: configuration.topicPrefix)
         let bootstrap = configuration.kafkaBootstrapServers.joined(separator: ",")
         let embedder = try configuration.embedding.makeProvider(dimensions: dimensions, logger: logger)
@@ -40,9 +33,7 @@ enum RagChain {
         consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: bootstrap, clientID: "rag-chain"), logger: logger)
-        health.register(ReadinessCheck(name: "kafka-producer") {
-            producer.fatalError.map { .notReady(reason: "fatal producer error: \($0)") } ?? .ready
-        })
+        health.register(ReadinessCheck(name: "kafka-producer") { producer.fatalError })
 
         let service = RagChainService(
             migrator: Migrator(pool: pool, logger: logger), consumer: consumer, embedder: embedder,

@@ -25,6 +25,24 @@ public struct ReadinessCheck: Sendable {
         self.probe = probe
     }
 
+    /// A check that is ready when `operation` succeeds (e.g. `SELECT 1` on a pool) and not ready, with the
+    /// error as the reason, when it throws.
+    public init(name: String, timeout: Duration = .seconds(2), succeeds operation: @escaping @Sendable () async throws -> Void) {
+        self.init(name: name, timeout: timeout) {
+            do {
+                try await operation()
+                return .ready
+            } catch {
+                return .notReady(reason: "\(error)")
+            }
+        }
+    }
+
+    /// A check that is not ready while `failure` returns an error (e.g. a client's fatal error), ready otherwise.
+    public init(name: String, failure: @escaping @Sendable () -> (any Error)?) {
+        self.init(name: name) { failure().map { .notReady(reason: "\($0)") } ?? .ready }
+    }
+
     /// A check that reports the current state of `flag`.
     public init(name: String, flag: ReadinessFlag) {
         self.init(name: name) { flag.status }
