@@ -1,6 +1,7 @@
 import Auth
 import Foundation
 import Messaging
+import TestSupport
 import Testing
 
 @Suite("Gateway: ingest and queries", .timeLimit(.minutes(3)))

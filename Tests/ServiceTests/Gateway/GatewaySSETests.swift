@@ -2,6 +2,7 @@ import Foundation
 import Messaging
 import ModelClients
 import Synchronization
+import TestSupport
 import Testing
 
 /// One Server-Sent Events subscriber: reads the stream in a task and keeps what arrived.

@@ -1,6 +1,7 @@
 import Foundation
 import Messaging
 import Persistence
+import TestSupport
 import Testing
 
 /// The outbox relay as a process against a real broker and a real Postgres (SPEC §6, §9, §11).

@@ -5,6 +5,7 @@ import Logging
 import Messaging
 import ModelClients
 import Synchronization
+import TestSupport
 import Testing
 
 /// One gateway under test, with everything it talks to real and private to the test: its own local broker
@@ -228,13 +229,3 @@ final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// Waits until `condition` holds, checking every 50 ms, or fails after `timeout`.
-func eventually(_ what: @autoclosure () -> String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out after \(timeout) waiting for: \(what())")
-    throw CancellationError()
-}

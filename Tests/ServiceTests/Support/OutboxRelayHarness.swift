@@ -3,6 +3,7 @@ import Logging
 import Messaging
 import ModelClients
 import Persistence
+import TestSupport
 import Testing
 
 /// Outbox relays under test, with everything real and private to the test: its own local broker (`ragctl
