@@ -178,11 +178,11 @@ struct OpenAIChatProviderTests {
 
     @Test("a stream slower than the timeout is cut: `.timeout` after the first deltas")
     func slowStreamTimesOut() async throws {
-        // Ten words at one per second against a 3 s timeout: the first words arrive long before it, even on a
-        // loaded machine, and the stream cannot finish in time.
+        // Ten words at one per second against a 6 s timeout: the first word is due after 1 s, 5 s before the
+        // timeout even on a loaded machine (a CI run with 3 s saw none), and the stream cannot finish in time.
         try await Support.withFakeServer(.init(tokenDelayMilliseconds: 1000)) { _, base in
             var configuration = base
-            configuration.timeout = .seconds(3)
+            configuration.timeout = .seconds(6)
             let provider = try OpenAIChatProvider(configuration: configuration)
             let deltas = DeltaRecorder()
             let question = "one two three four five six seven eight nine ten"

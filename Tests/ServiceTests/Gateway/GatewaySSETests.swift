@@ -64,7 +64,7 @@ final class SSESubscriber: Sendable {
     var ended: Bool { state.withLock { $0.ended } }
     func close() { reader.cancel() }
 
-    func waitFor(_ count: Int, timeout: Duration = .seconds(30)) async throws {
+    func waitFor(_ count: Int, timeout: Duration = .seconds(60)) async throws {
         try await eventually("\(count) SSE events (have \(events.count))", timeout: timeout) { self.events.count >= count }
     }
 }
@@ -137,9 +137,16 @@ struct GatewaySSETests {
         let seen = Array(first.events.prefix(2))
         #expect(seen.map(\.event) == ["delta", "delta"])
 
+        // The gateway reads deltas and results as two topics, independently: a result read before the last
+        // deltas ends a per-query stream without them. So the result is published once the gateway has the
+        // deltas (a watcher sees them), as the relay publishes it after the model's last token; the watcher
+        // then sees the result too, so the gateway's window holds all six events.
+        let watcher = try await SSESubscriber(gateway, path: "/results/q-stream", token: token)
         for index in 3..<5 { try await Self.publishDelta(gateway, query: "q-stream", index: index, text: "part\(index) ") }
+        try await watcher.waitFor(5)
         try await Self.publishResult(gateway, query: "q-stream", user: "alice", tenant: "acme", tier: "standard", answer: "part0 part1 part2 part3 part4")
-        try await Task.sleep(for: .milliseconds(500))
+        try await watcher.waitFor(6)
+        watcher.close()
 
         let resumed = try await SSESubscriber(gateway, path: "/results/q-stream", token: token, lastEventID: seen[1].id)
         try await resumed.waitFor(4)
