@@ -20,6 +20,10 @@ import Synchronization
 /// no repeats, no gaps. On another instance a per-query stream still resumes exactly (a query's events
 /// sit in one partition per topic); the all-results stream then replays the window (repeats, no gaps).
 ///
+/// A query has one answer, but its result may be on rag.results twice: the outbox relay publishes at least
+/// once (a relay killed between the broker's ack and marking the row published sends it again). A result
+/// whose query already has one in the window is dropped, so a subscriber sees one result per query.
+///
 /// Filtering (SPEC §4): an event is delivered only if its `user-id` and `tenant` headers equal the
 /// subscriber's and its `user-tier` is not above the subscriber's tier. Events without identity headers
 /// are never delivered.
@@ -123,6 +127,8 @@ final class ResultsHub: Sendable {
         var windows: [String: TenantWindow] = [:]
         var totalBytes = 0
         var sequenceByID: [String: UInt64] = [:]
+        /// The queries whose result is in the window (tenant, query id).
+        var answeredQueries: Set<[String]> = []
         var nextSequence: UInt64 = 1
         var subscribers: [UInt64: Subscriber] = [:]
         var subscribersByCaller: [CallerID: Int] = [:]
@@ -165,6 +171,9 @@ final class ResultsHub: Sendable {
         let time = now()
         let cutOff: [AsyncStream<Item>.Continuation] = state.withLock { state in
             guard state.sequenceByID[event.id] == nil else { return [] }  // already seen (a re-read)
+            if kind == .result {
+                guard state.answeredQueries.insert([tenant, queryID]).inserted else { return [] }  // published again
+            }
             event.sequence = state.nextSequence
             event.receivedAt = time
             state.nextSequence += 1
@@ -283,6 +292,7 @@ final class ResultsHub: Sendable {
         state.windows[tenant]?.bytes -= size
         state.totalBytes -= size
         state.sequenceByID[first.id] = nil
+        if first.kind == .result { state.answeredQueries.remove([tenant, first.queryID]) }
         if state.windows[tenant]?.events.isEmpty == true { state.windows[tenant] = nil }
     }
 }

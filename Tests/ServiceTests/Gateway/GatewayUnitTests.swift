@@ -84,6 +84,27 @@ struct GatewayUnitTests {
         #expect(hub.subscriberCount == 2)
     }
 
+    @Test("results hub: a result published twice (the relay is at least once) reaches a subscriber once")
+    func hubDropsRepublishedResults() async throws {
+        let hub = ResultsHub(lookback: .seconds(600), tierRank: ranks)
+        let alice = ResultsHub.Filter(userID: "alice", tenant: "acme", tierRank: 1, queryID: nil)
+        let live = try hub.subscribe(alice, caller: CallerID(tenant: "acme", userID: "alice"), lastEventID: nil)
+        hub.ingest(record(0, 1, query: "q1", user: "alice", tenant: "acme", tier: "standard"), kind: .result)
+        hub.ingest(record(0, 2, query: "q1", user: "alice", tenant: "acme", tier: "standard"), kind: .result)  // the same row again
+        hub.ingest(record(0, 3, query: "q2", user: "alice", tenant: "acme", tier: "standard"), kind: .result)
+        hub.ingest(record(0, 4, query: "q2", user: "alice", tenant: "other", tier: "standard"), kind: .result)  // another tenant's q2
+        var iterator = live.items.makeAsyncIterator()
+        var received: [String] = []
+        for _ in 0..<2 {
+            if case .event(let event)? = await iterator.next() { received.append(event.id) }
+        }
+        #expect(received == ["r.0.1", "r.0.3"])
+        let late = try hub.subscribe(alice, caller: CallerID(tenant: "acme", userID: "alice"), lastEventID: nil)
+        #expect(late.backlog.map(\.id) == ["r.0.1", "r.0.3"])
+        let other = ResultsHub.Filter(userID: "alice", tenant: "other", tierRank: 1, queryID: nil)
+        #expect(try hub.subscribe(other, caller: CallerID(tenant: "other", userID: "alice"), lastEventID: nil).backlog.map(\.id) == ["r.0.4"])
+    }
+
     @Test("results hub: a per-query stream resumes by Kafka coordinates where the last id is unknown")
     func hubResumeAcrossInstances() throws {
         // This instance's window starts after the client's last event, d.4.10, which it never saw.
