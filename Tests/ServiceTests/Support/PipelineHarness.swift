@@ -27,8 +27,12 @@ final class PipelineHarness: @unchecked Sendable {
     private(set) var embedderAdminPort: Int
     static let embedderGroup = "embedder"
 
-    init(provider: Provider, privatePostgres: Bool = false, environment extra: [String: String] = [:]) async throws {
-        gateway = try await GatewayHarness()
+    /// - Parameters:
+    ///   - environment: Adds to or overrides the embedder's variables.
+    ///   - gatewayEnvironment: Adds to or overrides the gateway's variables.
+    init(provider: Provider, privatePostgres: Bool = false, environment extra: [String: String] = [:],
+         gatewayEnvironment: [String: String] = [:]) async throws {
+        gateway = try await GatewayHarness(environment: gatewayEnvironment)
         if privatePostgres {
             let directory = gateway.directory + "/postgres"
             try await Self.runScript(["scripts/local-postgres.sh", "start", directory])

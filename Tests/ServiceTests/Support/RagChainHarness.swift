@@ -7,12 +7,14 @@ import Testing
 
 /// The query path under test: `PipelineHarness` (a private broker, the gateway, the embedder, a fresh
 /// database, optionally the fake model server) plus the rag-chain executable, configured with the same
-/// embedding provider as the embedder.
+/// embedding provider as the embedder, and (``startRelay()``) the outbox-relay that carries its answers to
+/// rag.results and so to the gateway's SSE streams.
 final class RagChainHarness: @unchecked Sendable {
     let pipeline: PipelineHarness
     let environment: [String: String]
     private(set) var ragChain: ChildProcess
     private(set) var ragChainAdminPort: Int
+    private(set) var relay: ChildProcess?
     static let group = "rag-chain"
 
     var gateway: GatewayHarness { pipeline.gateway }
@@ -21,8 +23,10 @@ final class RagChainHarness: @unchecked Sendable {
     /// - Parameters:
     ///   - provider: The embedding provider of both workers (and the fake server, if any, also serves chat).
     ///   - environment: Adds to or overrides the rag-chain's variables.
-    init(provider: PipelineHarness.Provider, environment extra: [String: String] = [:]) async throws {
-        pipeline = try await PipelineHarness(provider: provider)
+    ///   - gatewayEnvironment: Adds to or overrides the gateway's variables.
+    init(provider: PipelineHarness.Provider, environment extra: [String: String] = [:],
+         gatewayEnvironment: [String: String] = [:]) async throws {
+        pipeline = try await PipelineHarness(provider: provider, gatewayEnvironment: gatewayEnvironment)
         var environment = pipeline.embedderEnvironment.filter { $0.key.hasPrefix("RAG_EMBEDDING_") || $0.key.hasPrefix("RAG_MINILM_") }
         environment.merge([
             "RAG_KAFKA_BOOTSTRAP_SERVERS": pipeline.gateway.bootstrap,
@@ -44,6 +48,7 @@ final class RagChainHarness: @unchecked Sendable {
 
     deinit {
         ragChain.stop()
+        relay?.stop()
     }
 
     var ragChainLog: String { ragChain.log }
@@ -53,6 +58,31 @@ final class RagChainHarness: @unchecked Sendable {
         ragChain.stop()
         while ragChain.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
+
+    /// SIGKILL to the rag-chain: no commit, no group leave, no flush. Returns once it is gone.
+    func killRagChain() async { await ragChain.kill() }
+
+    /// Starts an outbox-relay on the rag-chain's database and broker (replacing a stopped or killed one) and
+    /// waits until it is ready.
+    func startRelay() async throws {
+        let variables = [
+            "RAG_KAFKA_BOOTSTRAP_SERVERS": pipeline.gateway.bootstrap,
+            "RAG_DATABASE_URL": pipeline.databaseURL,
+            "RAG_ADMIN_HOST": "127.0.0.1",
+            "RAG_ADMIN_PORT": "0",
+            "RAG_SHUTDOWN_TIMEOUT": "10s",
+        ]
+        let process = try ChildProcess(executable: "outbox-relay", arguments: [], environment: variables,
+                                       logPath: pipeline.gateway.directory + "/outbox-relay-\(UUID().uuidString.prefix(4)).log")
+        relay = process
+        let port = try await GatewayHarness.waitForStartedLine(of: process)
+        try await eventually("outbox-relay ready") {
+            (try? await self.gateway.http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/readyz")))?.status == 200
+        }
+    }
+
+    /// SIGKILL to the outbox-relay. Returns once it is gone.
+    func killRelay() async { await relay?.kill() }
 
     /// Starts a new rag-chain process with the same variables.
     func startRagChain() async throws {
