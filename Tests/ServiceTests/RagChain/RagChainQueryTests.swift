@@ -74,10 +74,12 @@ struct RagChainQueryTests {
         #expect(answer.answer.contains("twenty-five days"))
     }
 
-    @Test("a redelivered query (offsets reset to the start) costs no model call and adds no answer and no result")
+    @Test("a redelivered query (offsets reset to the start) costs no model call and adds no answer, no result and no second SSE event")
     func redeliveryIsFree() async throws {
         let harness = try await RagChainHarness(provider: .fake(.init()), environment: ["RAG_RETRIEVAL_MIN_SCORE": "0.9"])
         let server = try #require(harness.pipeline.fakeServer)
+        try await harness.startRelay()
+        let stream = try await SSESubscriber(harness.gateway, path: "/results", token: try await harness.gateway.token("bob", tier: "enterprise", tenant: "acme", scopes: []))
         try await harness.ingest(Self.corpus.filter { $0.tenant == "acme" }.map { ($0.docID, $0.text, $0.visibility) }, tenant: "acme")
         var queryIDs: [String] = []
         for chunk in Self.corpus where chunk.tenant == "acme" {
@@ -114,5 +116,10 @@ struct RagChainQueryTests {
         #expect(try await harness.pool.query("SELECT count(*) FROM answers").singleRow().decode(Int.self, at: 0) == queryIDs.count)
         #expect(try await harness.pool.query("SELECT count(*) FROM outbox WHERE type = 'answer.ready'").singleRow().decode(Int.self, at: 0)
                 == queryIDs.count, "no second result")
+        try await stream.waitFor(queryIDs.count)
+        try await Task.sleep(for: .seconds(2))  // time for a second event to show up, if there were one
+        #expect(stream.events.compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any])?["query_id"] as? String
+        }.sorted() == queryIDs.sorted(), "one result event per query on the asker's stream")
     }
 }
