@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ragctl", targets: ["RagCtl"]),
         .executable(name: "minilm-bench", targets: ["MiniLMBench"]),
         .executable(name: "consumer-soak", targets: ["ConsumerSoak"]),
+        .executable(name: "retrieval-bench", targets: ["RetrievalBench"]),
         .executable(name: "fake-model-server", targets: ["FakeModelServerCommand"]),
     ],
     dependencies: [
@@ -90,6 +91,13 @@ let package = Package(
             ],
             path: "Shared/WorkerRuntime"
         ),
+        // The vector search inside Postgres (tenant, tier and model filters in the query), used by the rag-chain
+        // and measured by retrieval-bench.
+        .target(
+            name: "Retrieval",
+            dependencies: ["Persistence", "Schemas", .product(name: "Metrics", package: "swift-metrics")],
+            path: "Shared/Retrieval"
+        ),
 
         // Workers: main.swift wires config → clients → ServiceGroup; <Name>Service.swift holds the flow.
         .executableTarget(
@@ -119,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "RagChain",
             dependencies: [
-                "WorkerRuntime", "Messaging", "Persistence", "ModelClients", "Schemas", "Auth",
+                "WorkerRuntime", "Messaging", "Persistence", "ModelClients", "Schemas", "Auth", "Retrieval",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -153,6 +161,7 @@ let package = Package(
             dependencies: ["Messaging", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/consumer-soak"
         ),
+        .executableTarget(name: "RetrievalBench", dependencies: ["Retrieval", "Persistence", "Auth"], path: "Benchmarks/retrieval"),
 
         // Test tooling: a real OpenAI-compatible HTTP server with fault controls, the only simulated dependency.
         .target(

@@ -4,6 +4,7 @@ import Logging
 import Messaging
 import ModelClients
 import Persistence
+import Retrieval
 import Schemas
 import ServiceLifecycle
 import WorkerRuntime

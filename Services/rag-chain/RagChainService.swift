@@ -5,6 +5,7 @@ import Messaging
 import Metrics
 import ModelClients
 import Persistence
+import Retrieval
 import Schemas
 import ServiceLifecycle
 

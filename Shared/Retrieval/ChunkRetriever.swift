@@ -1,6 +1,6 @@
 import Metrics
-import Persistence
-import Schemas
+public import Persistence
+public import Schemas
 
 /// Finds the chunks closest to a question inside Postgres (SPEC §4, §6): restricted to the caller's tenant,
 /// to the visibilities its tier may see and to the active embedding model — in the vector search itself, not
@@ -10,16 +10,39 @@ import Schemas
 /// rows pass the filters (without it a selective filter — one tenant's confidential chunks — could leave
 /// fewer than `topK` of the index's first candidates). Relaxed order may return rows slightly out of order,
 /// so they are sorted again by distance. Rows under `minScore` (cosine similarity) are dropped.
-struct ChunkRetriever: Sendable {
-    let pool: PostgresPool
+///
+/// Used by the rag-chain and by the retrieval benchmark (Benchmarks/retrieval), which measures this very
+/// query. **Threading.** A value holding a pool; safe to use from any task, hence `Sendable`.
+public struct ChunkRetriever: Sendable {
+    /// Where the `chunks` table lives; each call takes one connection for its transaction.
+    public let pool: PostgresPool
     /// The embedding model whose rows are searched (switching models is one configuration change).
-    let model: String
-    let minScore: Double
-    let efSearch: Int
+    public let model: String
+    /// The lowest cosine similarity (1 − cosine distance) a returned chunk may have.
+    public let minScore: Double
+    /// `hnsw.ef_search` for each search (raised to `topK` when smaller): the size of the graph's candidate list.
+    public let efSearch: Int
+
+    /// Creates a retriever.
+    /// - Parameters:
+    ///   - pool: the database holding `chunks` (migration 0001).
+    ///   - model: the embedding model whose rows are searched.
+    ///   - minScore: the lowest cosine similarity returned (`RAG_RETRIEVAL_MIN_SCORE`; -1 keeps everything).
+    ///   - efSearch: pgvector's `hnsw.ef_search` (`RAG_RETRIEVAL_EF_SEARCH`, default 100 in the rag-chain).
+    public init(pool: PostgresPool, model: String, minScore: Double, efSearch: Int) {
+        self.pool = pool
+        self.model = model
+        self.minScore = minScore
+        self.efSearch = efSearch
+    }
 
     private static let duration = Metrics.Timer(label: "rag_chain_retrieval_duration_seconds", preferredDisplayUnit: .seconds)
 
-    func retrieve(_ embedding: [Float], tenant: String, visibilities: [String], topK: Int) async throws -> [RetrievedChunk] {
+    /// The `topK` chunks of `tenant` and `model` with a visibility in `visibilities` closest to `embedding` by
+    /// cosine distance, nearest first (ties by chunk_id), without those under `minScore`. Records its duration
+    /// in `rag_chain_retrieval_duration_seconds`.
+    /// - Throws: `PostgresError` when the query fails or the database cannot be reached.
+    public func retrieve(_ embedding: [Float], tenant: String, visibilities: [String], topK: Int) async throws -> [RetrievedChunk] {
         let started = ContinuousClock.now
         defer { Self.duration.record(duration: ContinuousClock.now - started) }
         return try await pool.withTransaction { connection in
