@@ -44,8 +44,8 @@ run gateway -u RAG_DATABASE_URL RAG_HTTP_HOST=127.0.0.1 RAG_HTTP_PORT="${RAG_HTT
   RAG_GATEWAY_DEV_SIGNING_KEY_FILE="$keys_dir/dev-rs256-private.pem"
 run embedder
 run rag-chain
-run outbox-relay
-run review-sampler -u RAG_DATABASE_URL
+run outbox-relay -u RAG_KAFKA_FETCH_WAIT
+run review-sampler -u RAG_DATABASE_URL -u RAG_KAFKA_FETCH_WAIT
 
 echo
 echo "gateway:        http://127.0.0.1:${RAG_HTTP_PORT:-8080}  (browser UI at /, API description at /openapi.json)"

@@ -42,6 +42,10 @@ start() {
     echo "kafka:    $(cat "$run_dir/broker/bootstrap")  (control $(cat "$run_dir/broker/control.url"))"
     echo "export RAG_KAFKA_BOOTSTRAP_SERVERS='$(cat "$run_dir/broker/bootstrap")'" >> "$run_dir/env"
     echo "export RAG_BROKER_CONTROL_URL='$(cat "$run_dir/broker/control.url")'" >> "$run_dir/env"
+    # The local broker (librdkafka's mock cluster) holds a fetch that finds nothing for the whole
+    # fetch.wait.max.ms even when a record arrives meanwhile; a real broker answers at once. A short wait keeps
+    # each consumer hop from adding up to 500 ms.
+    echo "export RAG_KAFKA_FETCH_WAIT=10ms" >> "$run_dir/env"
   fi
   if [ -n "${RAG_DATABASE_URL:-}" ]; then
     echo "postgres: using RAG_DATABASE_URL"

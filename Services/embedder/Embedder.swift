@@ -28,6 +28,7 @@ enum Embedder {
         // a document's chunks run concurrently.
         consumerConfiguration.ordering = .perKey(ChunkToIndex.orderingKey)
         consumerConfiguration.sessionTimeout = configuration.sessionTimeout
+        consumerConfiguration.fetchWaitMax = configuration.fetchWait
         consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: bootstrap, clientID: "embedder-dlq"), logger: logger)

@@ -10,12 +10,14 @@ struct EmbedderConfiguration: WorkerConfiguration {
     var groupID: String
     var maxInFlight: Int
     var sessionTimeout: Duration
+    var fetchWait: Duration
     /// The embedding provider (`RAG_EMBEDDING_*`), shared with rag-chain.
     var embedding: EmbeddingSettings
     var batchWait: Duration
 
     init(reading reader: inout ConfigurationReader) {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+        fetchWait = reader.read(.kafkaFetchWait)
         topicPrefix = reader.read(.topicPrefix)
         databaseURL = reader.read(.databaseURL)
         databaseCallTimeout = reader.read(.databaseCallTimeout)

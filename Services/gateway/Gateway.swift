@@ -66,7 +66,7 @@ enum Gateway {
         let feedReady = health.registerFlag(named: "results-feed")
         let feed = ResultsFeed(
             reader: KafkaTailReader(bootstrapServers: bootstrap, topics: [topics.results, topics.answerDeltas],
-                                    clientID: "gateway-results", logger: logger),
+                                    clientID: "gateway-results", fetchWaitMax: configuration.fetchWait, logger: logger),
             topics: topics, hub: hub, lookback: configuration.resultsLookback,
             lookbackRecords: Int64(configuration.resultsLookbackRecords), ready: feedReady, logger: logger)
         let warmUp = ProducerWarmUp(producer: producer, topics: [topics.chunks, topics.queries],

@@ -4,6 +4,8 @@ import WorkerRuntime
 /// The gateway's own settings. Every variable it reads is declared here, so `gateway --help-env` lists them all.
 struct GatewayConfiguration: WorkerConfiguration {
     var kafkaBootstrapServers: [String]
+    /// How long the results reader's fetches wait at the broker for new records.
+    var fetchWait: Duration
     var topicPrefix: String
     /// How tokens are verified (keys, iss, aud, leeway, claim names, tier mapping).
     var tokens: TokenVerifier.Configuration
@@ -30,6 +32,7 @@ struct GatewayConfiguration: WorkerConfiguration {
 
     init(reading reader: inout ConfigurationReader) {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+        fetchWait = reader.read(.kafkaFetchWait)
         topicPrefix = reader.read(.topicPrefix)
 
         func optional(_ name: String, _ summary: String, redaction: ConfigurationRedaction = .none) -> String? {

@@ -31,6 +31,7 @@ enum RagChain {
         consumerConfiguration.maxInFlightPerPartition = configuration.maxInFlight
         consumerConfiguration.ordering = .perKey  // the key is the query_id: one query, one lane
         consumerConfiguration.sessionTimeout = configuration.sessionTimeout
+        consumerConfiguration.fetchWaitMax = configuration.fetchWait
         consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: bootstrap, clientID: "rag-chain"), logger: logger)

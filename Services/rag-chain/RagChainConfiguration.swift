@@ -18,6 +18,7 @@ struct RagChainConfiguration: WorkerConfiguration {
     var groupID: String
     var maxInFlight: Int
     var sessionTimeout: Duration
+    var fetchWait: Duration
     var tiers: TierPolicy
     /// The question's embedding: the same provider and model as the embedder's (`RAG_EMBEDDING_*`).
     var embedding: EmbeddingSettings
@@ -40,6 +41,7 @@ struct RagChainConfiguration: WorkerConfiguration {
 
     init(reading reader: inout ConfigurationReader) {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+        fetchWait = reader.read(.kafkaFetchWait)
         topicPrefix = reader.read(.topicPrefix)
         databaseURL = reader.read(.databaseURL)
         databaseCallTimeout = reader.read(.databaseCallTimeout)

@@ -42,6 +42,13 @@ struct RagChainService: Service {
             return
         }
         try await withGracefulShutdownHandler {
+        // Partitions and leaders of the topics every answer is sent to, so the first context and delta records
+        // are not held up by a metadata request (~0.5 s); without them the records wait for it, nothing is lost.
+        do {
+            try await producer.prepare(topics: [topics.context, topics.answerDeltas], timeout: .seconds(5))
+        } catch {
+            logger.warning("no metadata yet for the answer topics", metadata: ["error": "\(error)"])
+        }
             try await consumer.run { record in try await handle(record) }
         } onGracefulShutdown: {
             consumer.triggerGracefulShutdown()

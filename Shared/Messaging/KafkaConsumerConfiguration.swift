@@ -26,6 +26,8 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var maxRetryBackoff: Duration = .seconds(10)
     public var sessionTimeout: Duration = .seconds(45)
     public var maxPollInterval: Duration = .seconds(300)
+    /// Longest a fetch waits at the broker when there is nothing new (`fetch.wait.max.ms`).
+    public var fetchWaitMax: Duration = .milliseconds(500)
     /// Where a group without committed offsets starts: "earliest" or "latest".
     public var autoOffsetReset = "earliest"
     /// Any other librdkafka property; these win over the fields above.
@@ -50,6 +52,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             "session.timeout.ms": String(sessionTimeout.milliseconds),
             "max.poll.interval.ms": String(maxPollInterval.milliseconds),
             "enable.partition.eof": "false",
+            "fetch.wait.max.ms": String(fetchWaitMax.milliseconds),
         ]
         properties.merge(additionalProperties) { _, new in new }
         return properties

@@ -14,12 +14,15 @@ public final class KafkaTailReader: Sendable {
     private let bootstrapServers: String
     private let topics: [String]
     private let clientID: String
+    private let fetchWaitMax: Duration
     private let logger: Logger
 
-    public init(bootstrapServers: String, topics: [String], clientID: String, logger: Logger) {
+    /// - Parameter fetchWaitMax: Longest a fetch waits at the broker when there is nothing new (`fetch.wait.max.ms`).
+    public init(bootstrapServers: String, topics: [String], clientID: String, fetchWaitMax: Duration = .milliseconds(500), logger: Logger) {
         self.bootstrapServers = bootstrapServers
         self.topics = topics
         self.clientID = clientID
+        self.fetchWaitMax = fetchWaitMax
         self.logger = logger
     }
 
@@ -49,6 +52,7 @@ public final class KafkaTailReader: Sendable {
                 "enable.auto.commit": "false",
                 "enable.auto.offset.store": "false",
                 "auto.offset.reset": "latest",
+                "fetch.wait.max.ms": String(fetchWaitMax.milliseconds),
             ],
             callbacks: RDKafkaCallbacks(logger: logger)
         )

@@ -40,6 +40,17 @@ extension ConfigurationVariable where Value == Duration {
                 "Bound of every Postgres statement: the server's statement_timeout, and how long the worker waits for a host that stopped answering before it abandons the session and retries (no offset moves meanwhile)."
         )
     }
+
+    /// `RAG_KAFKA_FETCH_WAIT`: librdkafka's `fetch.wait.max.ms` for every consumer of the worker.
+    public static var kafkaFetchWait: Self {
+        .duration(
+            "RAG_KAFKA_FETCH_WAIT",
+            default: .milliseconds(500),
+            range: .milliseconds(1)...(.seconds(10)),
+            summary:
+                "Longest a consumer's fetch waits at the broker for new records (fetch.wait.max.ms). A real broker answers as soon as a record arrives; the local broker (ragctl broker) always waits this long, so the local stack sets 10ms."
+        )
+    }
 }
 
 extension ConfigurationVariable where Value == [String] {

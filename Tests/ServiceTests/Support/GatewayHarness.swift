@@ -48,6 +48,9 @@ final class GatewayHarness: Sendable {
             "RAG_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "RAG_HTTP_HOST": "127.0.0.1",
             "RAG_HTTP_PORT": "0",
+            // The local broker holds every empty fetch for the whole wait (a real broker answers when a record
+            // arrives), so the harnesses, like `make dev`, keep it short.
+            "RAG_KAFKA_FETCH_WAIT": "10ms",
             "RAG_JWT_PUBLIC_KEY_FILE": keys.publicKey,
             "RAG_JWT_KEY_ID": DevelopmentKeys.kid,
             "RAG_JWT_ISSUER": DevelopmentKeys.issuer,

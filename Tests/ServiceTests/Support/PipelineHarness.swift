@@ -51,6 +51,7 @@ final class PipelineHarness: @unchecked Sendable {
             "RAG_ADMIN_PORT": "0",
             "RAG_KAFKA_SESSION_TIMEOUT": "6s",
             "RAG_SHUTDOWN_TIMEOUT": "10s",
+            "RAG_KAFKA_FETCH_WAIT": "10ms",
             "RAG_MINILM_MODEL_DIR": MiniLMModel.directory,
         ]
         switch provider {

@@ -35,6 +35,7 @@ final class RagChainHarness: @unchecked Sendable {
             "RAG_ADMIN_PORT": "0",
             "RAG_KAFKA_SESSION_TIMEOUT": "6s",
             "RAG_SHUTDOWN_TIMEOUT": "10s",
+            "RAG_KAFKA_FETCH_WAIT": "10ms",
         ]) { $1 }
         if extra["RAG_CHAT_PROVIDER"] == "openai", let base = environment["RAG_EMBEDDING_BASE_URL"] {
             environment["RAG_CHAT_BASE_URL"] = base  // the fake server serves chat too
