@@ -97,18 +97,14 @@ struct GatewayAPI: Sendable {
         let headers = trustedHeaders(identity, context, request, schema: .chunkEvent)
         var chunkIDs: [String] = []
         let records: [KafkaOutgoingRecord] = chunks.map { chunk in
+            // The body passed its schema: doc_id, seq, text and visibility are present and typed.
             let text = chunk["text"]?.stringValue ?? ""
-            var members: [(String, JSONValue)] = [
-                ("doc_id", .string(docID)),
-                ("seq", chunk["seq"] ?? .integer(0)),
-                ("text", .string(text)),
-                ("visibility", chunk["visibility"] ?? .string("public")),
-            ]
-            if let metadata = chunk["metadata"] { members.append(("metadata", metadata)) }
-            members.append(("content_sha256", .string(SHA256.hash(data: Array(text.utf8)).hexString)))
-            chunkIDs.append(ChunkID.make(tenant: tenant, docID: docID, seq: chunk["seq"]?.intValue ?? 0, model: settings.embeddingModel))
-            return KafkaOutgoingRecord(topic: settings.topics.chunks, key: docID,
-                                       value: JSONValue.object(JSONObject(uniqueKeysWithValues: members)).serialized(), headers: headers)
+            let event = ChunkEvent(docID: docID, seq: chunk["seq"]?.intValue ?? 0, text: text,
+                                   visibility: chunk["visibility"]?.stringValue ?? Visibility.public.rawValue,
+                                   metadata: chunk["metadata"]?.objectValue,
+                                   contentSHA256: SHA256.hash(data: Array(text.utf8)).hexString)
+            chunkIDs.append(ChunkID.make(tenant: tenant, docID: docID, seq: event.seq, model: settings.embeddingModel))
+            return KafkaOutgoingRecord(topic: settings.topics.chunks, key: docID, value: event.encoded(), headers: headers)
         }
         try await produce(records)
         return try jsonResponse(.accepted, [
@@ -146,14 +142,11 @@ struct GatewayAPI: Sendable {
                               detail: "this Idempotency-Key was used with a different request body")
             }
         }
-        let event = JSONValue.object(JSONObject(uniqueKeysWithValues: [
-            ("query_id", .string(queryID)),
-            ("question", body["question"] ?? ""),
-            ("top_k", body["top_k"] ?? 5),
-            ("stream", body["stream"] ?? false),
-        ]))
+        // The body passed its schema with its defaults applied: question, top_k and stream are present and typed.
+        let event = QueryEvent(queryID: queryID, question: body["question"]?.stringValue ?? "",
+                               topK: body["top_k"]?.intValue ?? 5, stream: body["stream"]?.boolValue ?? false)
         do {
-            try await produce([KafkaOutgoingRecord(topic: settings.topics.queries, key: queryID, value: event.serialized(),
+            try await produce([KafkaOutgoingRecord(topic: settings.topics.queries, key: queryID, value: event.encoded(),
                                                    headers: trustedHeaders(identity, context, request, schema: .queryEvent))])
         } catch {
             if let idempotencyKey { idempotency.release(key: idempotencyKey, tenant: tenant, user: identity.userID) }
