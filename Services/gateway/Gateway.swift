@@ -61,7 +61,10 @@ enum Gateway {
                 try await DevelopmentTokenRoute.mint(request, issuer: developmentTokens, tokens: configuration.tokens)
             }
         }
-        api.addRoutes(to: router.group().add(middleware: AuthenticationMiddleware(verifier: verifier)))
+        // One span per API request (continuing the caller's traceparent); its context goes into the records sent.
+        api.addRoutes(to: router.group()
+            .add(middleware: TracingMiddleware(redactingQueryParameters: ["access_token"]))
+            .add(middleware: AuthenticationMiddleware(verifier: verifier)))
 
         let feedReady = health.registerFlag(named: "results-feed")
         let feed = ResultsFeed(

@@ -309,7 +309,8 @@ struct GatewayAPI: Sendable {
         }
     }
 
-    /// The headers downstream services trust (SPEC §3): identity from the verified token only.
+    /// The headers downstream services trust (SPEC §3): identity from the verified token only; the trace
+    /// context of the request's span (without a tracer, the caller's trace continued with a new span id).
     private func trustedHeaders(_ identity: Identity, _ context: GatewayRequestContext, _ request: Request, schema: SchemaName) -> [KafkaHeader] {
         [
             KafkaHeader("user-id", identity.userID),
@@ -318,7 +319,7 @@ struct GatewayAPI: Sendable {
             KafkaHeader("request-id", context.requestID),
             KafkaHeader("traceparent", TraceParent.child(of: request.headers[.traceparent])),
             KafkaHeader("schema-version", schemas.version(of: schema)),
-        ]
+        ].continuingCurrentSpan()
     }
 
     /// Sends every record and waits for every acknowledgement; any failure is a 503 (the client retries;

@@ -2,6 +2,7 @@ import Logging
 import Messaging
 import Persistence
 import ServiceLifecycle
+import Tracing
 
 /// The relay's flow (SPEC §6): outbox rows → their topics, at least once, in order per aggregate.
 ///
@@ -136,7 +137,14 @@ struct OutboxRelayService: Service {
                     var delivered: [String] = []
                     for row in aggregateRows {
                         do {
-                            try await producer.send(row.record)
+                            // A span per publish, a child of the span that wrote the row (its traceparent); the
+                            // record keeps the row's headers as stored, so a republished row is identical.
+                            let record = row.record
+                            try await withSpan("outbox publish", context: record.headers.traceContext, ofKind: .producer) { span in
+                                span.attributes["messaging.destination.name"] = row.topic
+                                span.attributes["rag.outbox_id"] = row.id
+                                try await producer.send(record)
+                            }
                         } catch {
                             metrics.deliveryFailed(topic: row.topic)
                             return (delivered, "\(row.topic): \(error)")

@@ -8,6 +8,7 @@ import Persistence
 import Retrieval
 import Schemas
 import ServiceLifecycle
+import Tracing
 
 /// The rag-chain's flow (SPEC §2, §6–§8): rag.queries → already answered? → embed the question → retrieve
 /// within the caller's tenant and tier → prompt (masked for an external model) → rag.context → answer
@@ -41,7 +42,6 @@ struct RagChainService: Service {
         } catch is CancellationError where Task.isShuttingDownGracefully {
             return
         }
-        try await withGracefulShutdownHandler {
         // Partitions and leaders of the topics every answer is sent to, so the first context and delta records
         // are not held up by a metadata request (~0.5 s); without them the records wait for it, nothing is lost.
         do {
@@ -49,13 +49,24 @@ struct RagChainService: Service {
         } catch {
             logger.warning("no metadata yet for the answer topics", metadata: ["error": "\(error)"])
         }
+        try await withGracefulShutdownHandler {
             try await consumer.run { record in try await handle(record) }
         } onGracefulShutdown: {
             consumer.triggerGracefulShutdown()
         }
     }
 
+    /// One span per query, continuing the gateway's (the `traceparent` header), with a child span for the
+    /// retrieval, the model call and the write; records sent carry the current span's trace context.
     func handle(_ record: KafkaRecord) async throws {
+        try await withSpan("rag-chain query", context: record.headers.traceContext, ofKind: .consumer) { span in
+            span.attributes["messaging.kafka.partition"] = Int(record.partition)
+            span.attributes["messaging.kafka.offset"] = Int(record.offset)
+            try await answerQuery(record)
+        }
+    }
+
+    private func answerQuery(_ record: KafkaRecord) async throws {
         let started = ContinuousClock.now
         let query: QueryEvent
         do {
@@ -76,16 +87,27 @@ struct RagChainService: Service {
             return
         }
 
+        let retrievalSpan = startSpan("retrieval")
         let questionVector: [Float]
         do {
             questionVector = try await embedder.embed([query.question])[0]
         } catch {
+            retrievalSpan.recordError(error)
+            retrievalSpan.end()
             if error.kind == .cancelled { throw error }
             try await deadLetter(record, reason: "embedding_failed", message: error.description, modelVersion: embedder.model)
             return try await recordFailure(query, caller, started, "the question could not be embedded")
         }
         let visibilities = tiers.visibilities(for: tier).map(\.rawValue).sorted()
-        let passages = try await retriever.retrieve(questionVector, tenant: caller.tenant, visibilities: visibilities, topK: query.topK)
+        let passages: [RetrievedChunk]
+        do {
+            defer { retrievalSpan.end() }
+            passages = try await retriever.retrieve(questionVector, tenant: caller.tenant, visibilities: visibilities, topK: query.topK)
+            retrievalSpan.attributes["rag.passages"] = passages.count
+        } catch {
+            retrievalSpan.recordError(error)
+            throw error
+        }
         guard !passages.isEmpty else {
             Self.outcome("refused").increment()
             return try await recordResult(query, caller, started, status: .refused, answer: Self.refusal, citations: [],
@@ -96,7 +118,7 @@ struct RagChainService: Service {
         let context = ContextEvent(queryID: query.queryID, chunks: passages, prompt: prompt, model: answerer.model,
                                    promptVersion: template.version, promptHash: template.hash)
         try await producer.send(KafkaOutgoingRecord(topic: topics.context, key: query.queryID, value: context.encoded(),
-                                                    headers: caller.headers + modelHeaders(answerer.model) + [schemaHeader(.contextEvent)]))
+                                                    headers: (caller.headers + modelHeaders(answerer.model) + [schemaHeader(.contextEvent)]).continuingCurrentSpan()))
 
         let draft: AnswerDraft
         do {
@@ -133,14 +155,25 @@ struct RagChainService: Service {
     /// Runs the answerer, streaming its pieces to rag.answer-deltas when the query asked for it.
     private func answer(_ query: QueryEvent, prompt: String, passages: [RetrievedChunk], caller: Caller) async throws(AnswerFailure) -> AnswerDraft {
         let request = AnswerRequest(question: query.question, passages: passages, prompt: prompt)
-        guard query.stream else { return try await answerer.answer(request) { _ in } }
+        let span = startSpan("model call", ofKind: .client)
+        span.attributes["gen_ai.request.model"] = answerer.model
+        defer { span.end() }
+        guard query.stream else {
+            do {
+                return try await answerer.answer(request) { _ in }
+            } catch {
+                span.recordError(error)
+                throw error
+            }
+        }
         let deltas = DeltaPublisher(producer: producer, topic: topics.answerDeltas, queryID: query.queryID,
-                                    headers: caller.headers + [schemaHeader(.deltaEvent)], logger: logger)
+                                    headers: (caller.headers + [schemaHeader(.deltaEvent)]).continuingCurrentSpan(), logger: logger)
         async let published = deltas.run()
         let result: Result<AnswerDraft, AnswerFailure>
         do {
             result = .success(try await answerer.answer(request) { piece in deltas.append(piece) })
         } catch {
+            span.recordError(error)
             result = .failure(error)
         }
         deltas.finish()
@@ -164,12 +197,16 @@ struct RagChainService: Service {
             queryID: query.queryID, status: status, answer: answer, citations: citations, model: answerer.model,
             promptVersion: template.version, usage: usage,
             latencyMilliseconds: Int(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000))
-        let headers = (caller.headers + modelHeaders(modelVersion) + [schemaHeader(.resultEvent)]).compactMap { header in
-            header.value.map { (header.name, String(decoding: $0, as: UTF8.self)) }
+        try await withSpan("write answer") { span in
+            span.attributes["rag.status"] = status.rawValue
+            // The outbox row carries this span's trace context: the relay's publish continues from it.
+            let headers = (caller.headers + modelHeaders(modelVersion) + [schemaHeader(.resultEvent)]).continuingCurrentSpan().compactMap { header in
+                header.value.map { (header.name, String(decoding: $0, as: UTF8.self)) }
+            }
+            try await store.record(AnswerStore.Record(
+                result: result, userID: caller.userID, tenant: caller.tenant, tier: caller.tier, question: query.question,
+                promptHash: template.hash, headers: headers))
         }
-        try await store.record(AnswerStore.Record(
-            result: result, userID: caller.userID, tenant: caller.tenant, tier: caller.tier, question: query.question,
-            promptHash: template.hash, headers: headers))
         Self.latency.record(duration: latency)
     }
 

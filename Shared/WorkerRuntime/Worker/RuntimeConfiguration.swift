@@ -1,6 +1,7 @@
 public import Logging
 
-/// The settings the runtime itself needs in every worker: log level, admin listener, shutdown deadline.
+/// The settings the runtime itself needs in every worker: log level, admin listener, shutdown deadline,
+/// where spans go.
 public struct RuntimeConfiguration: Sendable, Equatable {
     /// `RAG_LOG_LEVEL`.
     public var logLevel: Logger.Level
@@ -10,6 +11,8 @@ public struct RuntimeConfiguration: Sendable, Equatable {
     public var adminPort: Int
     /// `RAG_SHUTDOWN_TIMEOUT`.
     public var shutdownTimeout: Duration
+    /// `RAG_OTLP_ENDPOINT`, `RAG_OTLP_PROTOCOL`.
+    public var tracing: TracingConfiguration
 
     /// Reads the runtime variables for a worker whose admin endpoints are set by `listener`.
     public init(reading reader: inout ConfigurationReader, listener: AdminListener) {
@@ -17,5 +20,6 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         self.adminHost = reader.read(listener.host)
         self.adminPort = reader.read(listener.port)
         self.shutdownTimeout = reader.read(.shutdownTimeout)
+        self.tracing = TracingConfiguration(reading: &reader)
     }
 }

@@ -22,7 +22,8 @@ import Foundation
 /// 1. answers `--help-env` with a Markdown table of every variable the worker reads (and `--help`);
 /// 2. reads the worker's ``WorkerConfiguration`` and the ``RuntimeConfiguration``, collecting every problem;
 ///    on any, prints them to standard error and exits with status 2;
-/// 3. installs the JSON log handler (`RAG_LOG_LEVEL`) and the Prometheus metrics backend;
+/// 3. installs the JSON log handler (`RAG_LOG_LEVEL`), the Prometheus metrics backend and, when
+///    `RAG_OTLP_ENDPOINT` is set, the OpenTelemetry tracer;
 /// 4. asks the closure for the worker's services, dependencies first;
 /// 5. runs them with the admin server in a ``WorkerServiceGroup`` and logs `started` (with the effective
 ///    configuration, secrets redacted) once the admin endpoints are listening;
@@ -116,6 +117,13 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
         JSONLogHandler.bootstrap(level: loaded.runtime.logLevel)
         let metrics = MetricsBootstrap.bootstrap()
         let logger = Logger(label: self.name)
+        let spanExporter: (any Service)?
+        do {
+            spanExporter = try TracingBootstrap.bootstrap(serviceName: self.name, configuration: loaded.runtime.tracing)
+        } catch {
+            logger.critical("could not set up tracing", metadata: ["error": "\(error)"])
+            exit(1)
+        }
         for variable in loaded.unrecognizedVariables {
             logger.warning("unrecognized environment variable (typo?)", metadata: ["variable": "\(variable)"])
         }
@@ -156,7 +164,8 @@ public struct Worker<Configuration: WorkerConfiguration>: Sendable {
         }
 
         let group = WorkerServiceGroup(
-            serverClients: serverClients,
+            // The span exporter starts first and stops last, so it flushes every span the others finished.
+            serverClients: (spanExporter.map { [$0] } ?? []) + serverClients,
             server: server,
             services: services,
             health: health,

@@ -64,9 +64,9 @@ final class RagChainHarness: @unchecked Sendable {
     func killRagChain() async { await ragChain.kill() }
 
     /// Starts an outbox-relay on the rag-chain's database and broker (replacing a stopped or killed one) and
-    /// waits until it is ready.
-    func startRelay() async throws {
-        let variables = [
+    /// waits until it is ready. `environment` adds to or overrides its variables.
+    func startRelay(environment extra: [String: String] = [:]) async throws {
+        var variables = [
             "RAG_KAFKA_BOOTSTRAP_SERVERS": pipeline.gateway.bootstrap,
             "RAG_DATABASE_URL": pipeline.databaseURL,
             "RAG_ADMIN_HOST": "127.0.0.1",
@@ -74,6 +74,7 @@ final class RagChainHarness: @unchecked Sendable {
             "RAG_SHUTDOWN_TIMEOUT": "10s",
         ]
         let process = try ChildProcess(executable: "outbox-relay", arguments: [], environment: variables,
+        variables.merge(extra) { $1 }
                                        logPath: pipeline.gateway.directory + "/outbox-relay-\(UUID().uuidString.prefix(4)).log")
         relay = process
         let port = try await GatewayHarness.waitForStartedLine(of: process)
