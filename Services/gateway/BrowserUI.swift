@@ -3,7 +3,8 @@ import Foundation
 import HTTPTypes
 
 /// The browser UI served at `GET /`: pick a development identity, ingest text, ask, watch the answer
-/// stream in with its citations. One self-contained page; tokens come from `POST /dev/token`, which the
+/// stream in with its citations — as the chosen identity, or as each tier at once, side by side, to see what
+/// each may read. One self-contained page; tokens come from `POST /dev/token`, which the
 /// gateway serves only with `RAG_GATEWAY_DEV_SIGNING_KEY_FILE` set on a loopback address (as `make dev` does).
 ///
 /// Served with a Content-Security-Policy that allows exactly its own inline script and style (by SHA-256),
@@ -58,6 +59,10 @@ enum BrowserUI {
       pre { background: #f0f2f5; padding: 10px; border-radius: 5px; white-space: pre-wrap; word-break: break-word; font-size: 13px; }
       .answer { font-size: 16px; min-height: 48px; }
       .citation { font-size: 13px; color: #455; }
+      .tiers { grid-column: 1 / -1; }
+      .tier-columns { display: grid; grid-template-columns: repeat(3, 1fr); gap: 14px; }
+      .tier-columns h3 { font-size: 14px; margin: 0 0 6px; text-transform: capitalize; }
+      .refused { color: #8a5a00; }
       .error { color: #b00020; }
       #identity-status { font-size: 12px; opacity: .8; }
     </style>
@@ -86,33 +91,76 @@ enum BrowserUI {
         <h2>Ask</h2>
         <input id="question" type="text" value="How many days a week can employees work remotely?">
         <button id="ask">POST /queries</button>
+        <button id="ask-tiers" class="secondary">ask as every tier</button>
         <div class="answer" id="answer"></div>
         <div id="citations"></div>
         <pre id="query-result"></pre>
+      </section>
+      <section class="tiers">
+        <h2>The same question, per tier (same user and tenant)</h2>
+        <div class="tier-columns">
+          <div id="tier-free"><h3>free</h3><div class="answer"></div><div class="citations"></div></div>
+          <div id="tier-standard"><h3>standard</h3><div class="answer"></div><div class="citations"></div></div>
+          <div id="tier-enterprise"><h3>enterprise</h3><div class="answer"></div><div class="citations"></div></div>
+        </div>
       </section>
     </main>
     <script>
     let token = null;
     let seq = 0;
     const $ = (id) => document.getElementById(id);
-    async function mintToken() {
-      const body = { sub: $("sub").value, tier: $("tier").value, tenant: $("tenant").value,
-                     scope: $("write").checked ? "chunks:write" : "" };
-      const response = await fetch("/dev/token", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-      if (!response.ok) { $("identity-status").textContent = "no dev tokens: " + response.status; return; }
-      token = (await response.json()).token;
-      $("identity-status").textContent = `${body.sub} @ ${body.tenant} (${body.tier})`;
+    function identity(tier) {
+      return { sub: $("sub").value, tier: tier ?? $("tier").value, tenant: $("tenant").value,
+               scope: $("write").checked ? "chunks:write" : "" };
     }
-    async function call(method, path, body, raw) {
-      if (!token) await mintToken();
+    async function fetchToken(body) {
+      const response = await fetch("/dev/token", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (!response.ok) { $("identity-status").textContent = "no dev tokens: " + response.status; return null; }
+      return (await response.json()).token;
+    }
+    async function mintToken() {
+      const body = identity();
+      token = await fetchToken(body);
+      if (token) $("identity-status").textContent = `${body.sub} @ ${body.tenant} (${body.tier})`;
+    }
+    async function call(method, path, body, raw, bearer) {
+      if (!bearer && !token) await mintToken();
       const response = await fetch(path, { method, body: raw ?? JSON.stringify(body),
-        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token } });
+        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + (bearer ?? token) } });
       const text = await response.text();
       return { status: response.status, text };
     }
     function show(element, result) {
       element.textContent = `${result.status}\n` + result.text;
       element.className = result.status >= 400 ? "error" : "";
+    }
+    // Citations as text nodes: doc ids come from users, never markup.
+    function line(text, className) {
+      const div = document.createElement("div");
+      div.className = className;
+      div.textContent = text;
+      return div;
+    }
+    // Asks with `bearer`, then follows the query's SSE stream: tokens into `answer` as they arrive, then the
+    // result (the whole answer, its citations, model and status).
+    async function ask(bearer, answer, citations, status) {
+      answer.textContent = ""; answer.className = "answer"; citations.replaceChildren();
+      const result = await call("POST", "/queries", { question: $("question").value, stream: true }, null, bearer);
+      if (status) show(status, result);
+      if (result.status !== 202) { answer.textContent = `${result.status}: ${result.text}`; answer.className = "answer error"; return; }
+      const { query_id } = JSON.parse(result.text);
+      const events = new EventSource(`/results/${query_id}?access_token=${encodeURIComponent(bearer)}`);
+      events.addEventListener("delta", (e) => { answer.textContent += JSON.parse(e.data).text; });
+      events.addEventListener("result", (e) => {
+        const r = JSON.parse(e.data);
+        answer.textContent = r.answer;
+        answer.className = r.status === "answered" ? "answer" : "answer refused";
+        citations.replaceChildren(
+          ...(r.citations || []).map((c) => line(`[${c.doc_id} · ${c.chunk_id.slice(0, 12)} · ${c.score.toFixed(3)}]`, "citation")),
+          line(`model ${r.model} · ${r.status} · ${r.latency_ms} ms`, "citation meta"));
+        events.close();
+      });
+      events.addEventListener("error", (e) => { if (e.data) answer.textContent += "\n" + e.data; });
     }
     $("use-identity").onclick = mintToken;
     $("ingest").onclick = async () => {
@@ -123,21 +171,15 @@ enum BrowserUI {
       show($("ingest-result"), await call("POST", "/chunks", null, '{"doc_id": 42, "seq": "one", "visibility": "secret", "colour": "red"}'));
     };
     $("ask").onclick = async () => {
-      $("answer").textContent = ""; $("citations").textContent = "";
-      const result = await call("POST", "/queries", { question: $("question").value, stream: true });
-      show($("query-result"), result);
-      if (result.status !== 202) return;
-      const { query_id } = JSON.parse(result.text);
-      const events = new EventSource(`/results/${query_id}?access_token=${encodeURIComponent(token)}`);
-      events.addEventListener("delta", (e) => { $("answer").textContent += JSON.parse(e.data).text; });
-      events.addEventListener("result", (e) => {
-        const r = JSON.parse(e.data);
-        $("answer").textContent = r.answer;
-        $("citations").innerHTML = (r.citations || []).map((c) => `<div class="citation">[${c.doc_id} · ${c.chunk_id.slice(0, 12)} · ${c.score.toFixed(3)}]</div>`).join("")
-          + `<div class="citation">model ${r.model} · ${r.status} · ${r.latency_ms} ms</div>`;
-        events.close();
-      });
-      events.addEventListener("error", (e) => { if (e.data) $("query-result").textContent += "\n" + e.data; });
+      if (!token) await mintToken();
+      await ask(token, $("answer"), $("citations"), $("query-result"));
+    };
+    $("ask-tiers").onclick = async () => {
+      await Promise.all(["free", "standard", "enterprise"].map(async (tier) => {
+        const column = $("tier-" + tier);
+        const bearer = await fetchToken(identity(tier));
+        if (bearer) await ask(bearer, column.querySelector(".answer"), column.querySelector(".citations"), null);
+      }));
     };
     mintToken();
     </script>

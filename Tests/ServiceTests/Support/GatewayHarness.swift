@@ -33,7 +33,9 @@ final class GatewayHarness: Sendable {
     private let gateway: ChildProcess
 
     /// Starts a broker and a gateway; `environment` adds to or overrides the gateway's variables.
-    init(environment extra: [String: String] = [:]) async throws {
+    /// `developmentTokens` turns on `POST /dev/token` (signed with the harness's key), as `make dev` does for
+    /// the browser UI.
+    init(environment extra: [String: String] = [:], developmentTokens: Bool = false) async throws {
         directory = NSTemporaryDirectory() + "gateway-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         keys = try DevelopmentKeys.ensure(directory: directory + "/keys")
@@ -46,11 +48,11 @@ final class GatewayHarness: Sendable {
 
         var environment = [
             "RAG_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "RAG_HTTP_HOST": "127.0.0.1",
-            "RAG_HTTP_PORT": "0",
             // The local broker holds every empty fetch for the whole wait (a real broker answers when a record
             // arrives), so the harnesses, like `make dev`, keep it short.
             "RAG_KAFKA_FETCH_WAIT": "10ms",
+            "RAG_HTTP_HOST": "127.0.0.1",
+            "RAG_HTTP_PORT": "0",
             "RAG_JWT_PUBLIC_KEY_FILE": keys.publicKey,
             "RAG_JWT_KEY_ID": DevelopmentKeys.kid,
             "RAG_JWT_ISSUER": DevelopmentKeys.issuer,
@@ -60,6 +62,7 @@ final class GatewayHarness: Sendable {
             "RAG_GATEWAY_MAX_BODY_BYTES": "65536",
             "RAG_SHUTDOWN_TIMEOUT": "5s",
         ]
+        if developmentTokens { environment["RAG_GATEWAY_DEV_SIGNING_KEY_FILE"] = keys.privateKey }
         environment.merge(extra) { $1 }
         gateway = try ChildProcess(executable: "gateway", arguments: [], environment: environment, logPath: directory + "/gateway.log")
         port = try await Self.waitForStartedLine(of: gateway)

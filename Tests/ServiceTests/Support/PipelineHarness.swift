@@ -30,9 +30,10 @@ final class PipelineHarness: @unchecked Sendable {
     /// - Parameters:
     ///   - environment: Adds to or overrides the embedder's variables.
     ///   - gatewayEnvironment: Adds to or overrides the gateway's variables.
+    ///   - developmentTokens: Turns on the gateway's `POST /dev/token` (for the browser UI).
     init(provider: Provider, privatePostgres: Bool = false, environment extra: [String: String] = [:],
-         gatewayEnvironment: [String: String] = [:]) async throws {
-        gateway = try await GatewayHarness(environment: gatewayEnvironment)
+         gatewayEnvironment: [String: String] = [:], developmentTokens: Bool = false) async throws {
+        gateway = try await GatewayHarness(environment: gatewayEnvironment, developmentTokens: developmentTokens)
         if privatePostgres {
             let directory = gateway.directory + "/postgres"
             try await Self.runScript(["scripts/local-postgres.sh", "start", directory])
@@ -50,8 +51,8 @@ final class PipelineHarness: @unchecked Sendable {
             "RAG_ADMIN_HOST": "127.0.0.1",
             "RAG_ADMIN_PORT": "0",
             "RAG_KAFKA_SESSION_TIMEOUT": "6s",
-            "RAG_SHUTDOWN_TIMEOUT": "10s",
             "RAG_KAFKA_FETCH_WAIT": "10ms",
+            "RAG_SHUTDOWN_TIMEOUT": "10s",
             "RAG_MINILM_MODEL_DIR": MiniLMModel.directory,
         ]
         switch provider {

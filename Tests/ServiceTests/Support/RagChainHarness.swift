@@ -24,9 +24,10 @@ final class RagChainHarness: @unchecked Sendable {
     ///   - provider: The embedding provider of both workers (and the fake server, if any, also serves chat).
     ///   - environment: Adds to or overrides the rag-chain's variables.
     ///   - gatewayEnvironment: Adds to or overrides the gateway's variables.
+    ///   - developmentTokens: Turns on the gateway's `POST /dev/token` (for the browser UI).
     init(provider: PipelineHarness.Provider, environment extra: [String: String] = [:],
-         gatewayEnvironment: [String: String] = [:]) async throws {
-        pipeline = try await PipelineHarness(provider: provider, gatewayEnvironment: gatewayEnvironment)
+         gatewayEnvironment: [String: String] = [:], developmentTokens: Bool = false) async throws {
+        pipeline = try await PipelineHarness(provider: provider, gatewayEnvironment: gatewayEnvironment, developmentTokens: developmentTokens)
         var environment = pipeline.embedderEnvironment.filter { $0.key.hasPrefix("RAG_EMBEDDING_") || $0.key.hasPrefix("RAG_MINILM_") }
         environment.merge([
             "RAG_KAFKA_BOOTSTRAP_SERVERS": pipeline.gateway.bootstrap,
@@ -34,8 +35,8 @@ final class RagChainHarness: @unchecked Sendable {
             "RAG_ADMIN_HOST": "127.0.0.1",
             "RAG_ADMIN_PORT": "0",
             "RAG_KAFKA_SESSION_TIMEOUT": "6s",
-            "RAG_SHUTDOWN_TIMEOUT": "10s",
             "RAG_KAFKA_FETCH_WAIT": "10ms",
+            "RAG_SHUTDOWN_TIMEOUT": "10s",
         ]) { $1 }
         if extra["RAG_CHAT_PROVIDER"] == "openai", let base = environment["RAG_EMBEDDING_BASE_URL"] {
             environment["RAG_CHAT_BASE_URL"] = base  // the fake server serves chat too
@@ -73,8 +74,8 @@ final class RagChainHarness: @unchecked Sendable {
             "RAG_ADMIN_PORT": "0",
             "RAG_SHUTDOWN_TIMEOUT": "10s",
         ]
-        let process = try ChildProcess(executable: "outbox-relay", arguments: [], environment: variables,
         variables.merge(extra) { $1 }
+        let process = try ChildProcess(executable: "outbox-relay", arguments: [], environment: variables,
                                        logPath: pipeline.gateway.directory + "/outbox-relay-\(UUID().uuidString.prefix(4)).log")
         relay = process
         let port = try await GatewayHarness.waitForStartedLine(of: process)
