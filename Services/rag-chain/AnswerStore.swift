@@ -41,17 +41,19 @@ struct AnswerStore: Sendable {
             let written = try await connection.query(
                 """
                 INSERT INTO answers (query_id, user_id, tenant, tier, question, answer, citations, model, prompt_version, prompt_hash,
-                                     usage, status, latency_ms)
-                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11::jsonb, $12, $13)
+                                     usage, status, latency_ms, embedding_model)
+                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11::jsonb, $12, $13, $14)
                 ON CONFLICT (query_id) DO UPDATE SET
                     answer = EXCLUDED.answer, citations = EXCLUDED.citations, model = EXCLUDED.model,
+                    embedding_model = EXCLUDED.embedding_model,
                     prompt_version = EXCLUDED.prompt_version, prompt_hash = EXCLUDED.prompt_hash, usage = EXCLUDED.usage,
                     status = EXCLUDED.status, latency_ms = EXCLUDED.latency_ms, updated_at = now()
                 WHERE answers.status = 'failed'
                 RETURNING query_id
                 """,
                 result.queryID, record.userID, record.tenant, record.tier, record.question, result.answer, citations,
-                result.model, result.promptVersion, record.promptHash, usage, result.status.rawValue, result.latencyMilliseconds)
+                result.model, result.promptVersion, record.promptHash, usage, result.status.rawValue, result.latencyMilliseconds,
+                result.embeddingModel)
             guard !written.isEmpty else { return false }
             try await connection.query(
                 """

@@ -196,7 +196,8 @@ struct RagChainService: Service {
         let result = ResultEvent(
             queryID: query.queryID, status: status, answer: answer, citations: citations, model: answerer.model,
             promptVersion: template.version, usage: usage,
-            latencyMilliseconds: Int(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000))
+            latencyMilliseconds: Int(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000),
+            embeddingModel: embedder.model)
         try await withSpan("write answer") { span in
             span.attributes["rag.status"] = status.rawValue
             // The outbox row carries this span's trace context: the relay's publish continues from it.
@@ -211,7 +212,7 @@ struct RagChainService: Service {
     }
 
     private func modelHeaders(_ modelVersion: String) -> [KafkaHeader] {
-        [KafkaHeader("model", answerer.model), KafkaHeader("model-version", modelVersion),
+        [KafkaHeader("model", answerer.model), KafkaHeader("model-version", modelVersion), KafkaHeader("embedding-model", embedder.model),
          KafkaHeader("prompt-version", template.version), KafkaHeader("prompt-hash", template.hash)]
     }
 
