@@ -196,6 +196,7 @@ struct ConfigurationReaderTests {
         let documented = gateway.documentedVariables.map(\.name)
         #expect(documented.contains("RAG_HTTP_PORT"))
         #expect(!documented.contains("RAG_ADMIN_PORT"))
-        #expect(documented.suffix(4) == ["RAG_LOG_LEVEL", "RAG_HTTP_HOST", "RAG_HTTP_PORT", "RAG_SHUTDOWN_TIMEOUT"])
+        #expect(documented.suffix(6) == ["RAG_LOG_LEVEL", "RAG_HTTP_HOST", "RAG_HTTP_PORT", "RAG_SHUTDOWN_TIMEOUT",
+                                         "RAG_OTLP_ENDPOINT", "RAG_OTLP_PROTOCOL"])
     }
 }
