@@ -4,6 +4,8 @@ import WorkerRuntime
 /// The embedder's own settings. Every variable it reads is declared here, so `embedder --help-env` lists them all.
 struct EmbedderConfiguration: WorkerConfiguration {
     var kafkaBootstrapServers: [String]
+    /// `RAG_KAFKA_SECURITY_PROTOCOL`, `RAG_KAFKA_SASL_*`: applied to every Kafka client beside the bootstrap servers.
+    var kafkaSecurity: KafkaSecurity
     var topicPrefix: String
     var databaseURL: String
     var databaseCallTimeout: Duration
@@ -17,6 +19,7 @@ struct EmbedderConfiguration: WorkerConfiguration {
 
     init(reading reader: inout ConfigurationReader) {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+        kafkaSecurity = KafkaSecurity(reading: &reader)
         fetchWait = reader.read(.kafkaFetchWait)
         topicPrefix = reader.read(.topicPrefix)
         databaseURL = reader.read(.databaseURL)

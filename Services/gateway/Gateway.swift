@@ -22,6 +22,7 @@ enum Gateway {
         let bootstrap = configuration.kafkaBootstrapServers.joined(separator: ",")
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: bootstrap, clientID: "gateway")
         producerConfiguration.deliveryTimeout = configuration.produceTimeout
+        producerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         let schemas = try SchemaRegistry.bundled()
         let policy = configuration.tokens.policy
@@ -69,7 +70,8 @@ enum Gateway {
         let feedReady = health.registerFlag(named: "results-feed")
         let feed = ResultsFeed(
             reader: KafkaTailReader(bootstrapServers: bootstrap, topics: [topics.results, topics.answerDeltas],
-                                    clientID: "gateway-results", fetchWaitMax: configuration.fetchWait, logger: logger),
+                                    clientID: "gateway-results", fetchWaitMax: configuration.fetchWait,
+                                    additionalProperties: configuration.kafkaSecurity.librdkafkaProperties, logger: logger),
             topics: topics, hub: hub, lookback: configuration.resultsLookback,
             lookbackRecords: Int64(configuration.resultsLookbackRecords), ready: feedReady, logger: logger)
         let warmUp = ProducerWarmUp(producer: producer, topics: [topics.chunks, topics.queries],

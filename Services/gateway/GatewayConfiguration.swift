@@ -4,6 +4,8 @@ import WorkerRuntime
 /// The gateway's own settings. Every variable it reads is declared here, so `gateway --help-env` lists them all.
 struct GatewayConfiguration: WorkerConfiguration {
     var kafkaBootstrapServers: [String]
+    /// `RAG_KAFKA_SECURITY_PROTOCOL`, `RAG_KAFKA_SASL_*`: applied to every Kafka client beside the bootstrap servers.
+    var kafkaSecurity: KafkaSecurity
     /// How long the results reader's fetches wait at the broker for new records.
     var fetchWait: Duration
     var topicPrefix: String
@@ -32,6 +34,7 @@ struct GatewayConfiguration: WorkerConfiguration {
 
     init(reading reader: inout ConfigurationReader) {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+        kafkaSecurity = KafkaSecurity(reading: &reader)
         fetchWait = reader.read(.kafkaFetchWait)
         topicPrefix = reader.read(.topicPrefix)
 

@@ -15,6 +15,7 @@ enum OutboxRelay {
         var producerConfiguration = KafkaProducerConfiguration(
             bootstrapServers: configuration.kafkaBootstrapServers.joined(separator: ","), clientID: configuration.clientID)
         producerConfiguration.deliveryTimeout = configuration.deliveryTimeout
+        producerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         health.register(ReadinessCheck(name: "kafka-producer") { producer.fatalError })
 

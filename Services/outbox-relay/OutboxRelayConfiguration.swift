@@ -6,6 +6,8 @@ import WorkerRuntime
 /// reads no topic variables.
 struct OutboxRelayConfiguration: WorkerConfiguration {
     var kafkaBootstrapServers: [String]
+    /// `RAG_KAFKA_SECURITY_PROTOCOL`, `RAG_KAFKA_SASL_*`: applied to every Kafka client beside the bootstrap servers.
+    var kafkaSecurity: KafkaSecurity
     var databaseURL: String
     var databaseCallTimeout: Duration
     var clientID: String
@@ -19,6 +21,7 @@ struct OutboxRelayConfiguration: WorkerConfiguration {
 
     init(reading reader: inout ConfigurationReader) {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+        kafkaSecurity = KafkaSecurity(reading: &reader)
         databaseURL = reader.read(.databaseURL)
         databaseCallTimeout = reader.read(.databaseCallTimeout)
         clientID = reader.read(.string("RAG_OUTBOX_CLIENT_ID", default: "outbox-relay",

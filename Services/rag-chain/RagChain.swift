@@ -33,8 +33,11 @@ enum RagChain {
         consumerConfiguration.sessionTimeout = configuration.sessionTimeout
         consumerConfiguration.fetchWaitMax = configuration.fetchWait
         consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
+        consumerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: bootstrap, clientID: "rag-chain"), logger: logger)
+        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: bootstrap, clientID: "rag-chain")
+        producerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         health.register(ReadinessCheck(name: "kafka-producer") { producer.fatalError })
 
         let service = RagChainService(

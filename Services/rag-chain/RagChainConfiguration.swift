@@ -12,6 +12,8 @@ struct RagChainConfiguration: WorkerConfiguration {
     }
 
     var kafkaBootstrapServers: [String]
+    /// `RAG_KAFKA_SECURITY_PROTOCOL`, `RAG_KAFKA_SASL_*`: applied to every Kafka client beside the bootstrap servers.
+    var kafkaSecurity: KafkaSecurity
     var topicPrefix: String
     var databaseURL: String
     var databaseCallTimeout: Duration
@@ -41,6 +43,7 @@ struct RagChainConfiguration: WorkerConfiguration {
 
     init(reading reader: inout ConfigurationReader) {
         kafkaBootstrapServers = reader.read(.kafkaBootstrapServers)
+        kafkaSecurity = KafkaSecurity(reading: &reader)
         fetchWait = reader.read(.kafkaFetchWait)
         topicPrefix = reader.read(.topicPrefix)
         databaseURL = reader.read(.databaseURL)

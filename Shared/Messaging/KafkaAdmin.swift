@@ -7,11 +7,14 @@ public import Logging
 /// Every call blocks for at most `timeout` on a Dispatch thread, never on the cooperative pool.
 public struct KafkaAdmin: Sendable {
     public var bootstrapServers: String
+    /// Other librdkafka properties of every handle the admin opens, such as the worker's SASL settings.
+    public var additionalProperties: [String: String]
     public var timeout: Duration
     private let logger: Logger
 
-    public init(bootstrapServers: String, timeout: Duration = .seconds(15), logger: Logger) {
+    public init(bootstrapServers: String, additionalProperties: [String: String] = [:], timeout: Duration = .seconds(15), logger: Logger) {
         self.bootstrapServers = bootstrapServers
+        self.additionalProperties = additionalProperties
         self.timeout = timeout
         self.logger = logger
     }
@@ -148,7 +151,9 @@ public struct KafkaAdmin: Sendable {
     }
 
     private func makeClient(type: rd_kafka_type_t, extra: [String: String]) throws -> RDKafkaClient {
-        let properties = ["bootstrap.servers": bootstrapServers].merging(extra) { _, new in new }
+        let properties = ["bootstrap.servers": bootstrapServers]
+            .merging(additionalProperties) { _, new in new }
+            .merging(extra) { _, new in new }
         return try RDKafkaClient(type: type, properties: properties, callbacks: RDKafkaCallbacks(logger: logger))
     }
 }

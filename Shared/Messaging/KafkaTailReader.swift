@@ -15,14 +15,19 @@ public final class KafkaTailReader: Sendable {
     private let topics: [String]
     private let clientID: String
     private let fetchWaitMax: Duration
+    private let additionalProperties: [String: String]
     private let logger: Logger
 
-    /// - Parameter fetchWaitMax: Longest a fetch waits at the broker when there is nothing new (`fetch.wait.max.ms`).
-    public init(bootstrapServers: String, topics: [String], clientID: String, fetchWaitMax: Duration = .milliseconds(500), logger: Logger) {
+    /// - Parameters:
+    ///   - fetchWaitMax: Longest a fetch waits at the broker when there is nothing new (`fetch.wait.max.ms`).
+    ///   - additionalProperties: Other librdkafka properties of the reader's handles, such as the worker's SASL settings.
+    public init(bootstrapServers: String, topics: [String], clientID: String, fetchWaitMax: Duration = .milliseconds(500),
+                additionalProperties: [String: String] = [:], logger: Logger) {
         self.bootstrapServers = bootstrapServers
         self.topics = topics
         self.clientID = clientID
         self.fetchWaitMax = fetchWaitMax
+        self.additionalProperties = additionalProperties
         self.logger = logger
     }
 
@@ -33,7 +38,7 @@ public final class KafkaTailReader: Sendable {
         onAssigned: @Sendable () -> Void = {},
         onRecord: @escaping @Sendable (KafkaRecord) -> Void
     ) async throws {
-        let admin = KafkaAdmin(bootstrapServers: bootstrapServers, timeout: metadataTimeout, logger: logger)
+        let admin = KafkaAdmin(bootstrapServers: bootstrapServers, additionalProperties: additionalProperties, timeout: metadataTimeout, logger: logger)
         var starts: [(KafkaTopicPartition, Int64)] = []
         for topic in topics {
             for partition in 0..<(try await admin.partitionCount(of: topic)) {
@@ -53,7 +58,7 @@ public final class KafkaTailReader: Sendable {
                 "enable.auto.offset.store": "false",
                 "auto.offset.reset": "latest",
                 "fetch.wait.max.ms": String(fetchWaitMax.milliseconds),
-            ],
+            ].merging(additionalProperties) { _, new in new },
             callbacks: RDKafkaCallbacks(logger: logger)
         )
         let assignment = starts

@@ -64,6 +64,30 @@ extension ConfigurationVariable where Value == [String] {
     }
 }
 
+extension ConfigurationVariable where Value == KafkaSecurity.SecurityProtocol {
+    /// `RAG_KAFKA_SECURITY_PROTOCOL`: librdkafka's `security.protocol` for every Kafka client of the worker.
+    public static var kafkaSecurityProtocol: Self {
+        .oneOf(
+            "RAG_KAFKA_SECURITY_PROTOCOL",
+            options: ["plaintext": .plaintext, "sasl_plaintext": .saslPlaintext, "sasl_ssl": .saslSSL],
+            default: "plaintext",
+            summary: "How the Kafka clients reach the brokers (security.protocol): plaintext, or SASL authentication without or with TLS."
+        )
+    }
+}
+
+extension ConfigurationVariable where Value == KafkaSecurity.SASLMechanism {
+    /// `RAG_KAFKA_SASL_MECHANISM`: librdkafka's `sasl.mechanism`.
+    public static var kafkaSASLMechanism: Self {
+        .oneOf(
+            "RAG_KAFKA_SASL_MECHANISM",
+            options: ["SCRAM-SHA-512": .scramSHA512, "SCRAM-SHA-256": .scramSHA256, "PLAIN": .plain],
+            default: "SCRAM-SHA-512",
+            summary: "SASL mechanism (sasl.mechanism) when RAG_KAFKA_SECURITY_PROTOCOL is sasl_plaintext or sasl_ssl."
+        )
+    }
+}
+
 extension ConfigurationVariable where Value == String {
     /// `RAG_TOPIC_PREFIX`: prepended to every topic name (`rag.` gives `rag.chunks`, `rag.queries`, …).
     public static var topicPrefix: Self {
@@ -86,6 +110,23 @@ extension ConfigurationVariable where Value == String {
             schemes: ["postgres", "postgresql"],
             default: nil,
             summary: "Postgres connection URI (libpq syntax, e.g. postgresql://user:pass@host:5432/rag)."
+        )
+    }
+
+    /// `RAG_KAFKA_SASL_USERNAME`: the worker's Kafka principal (SASL).
+    public static var kafkaSASLUsername: Self {
+        .string(
+            "RAG_KAFKA_SASL_USERNAME", default: "",
+            summary: "SASL username, the worker's Kafka principal; required with sasl_plaintext or sasl_ssl."
+        )
+    }
+
+    /// `RAG_KAFKA_SASL_PASSWORD`: the principal's password (redacted in logs).
+    public static var kafkaSASLPassword: Self {
+        .string(
+            "RAG_KAFKA_SASL_PASSWORD", default: "",
+            summary: "SASL password of RAG_KAFKA_SASL_USERNAME; required with sasl_plaintext or sasl_ssl.",
+            redaction: .secret
         )
     }
 
