@@ -1,4 +1,5 @@
 public import Logging
+import MiniLM
 public import WorkerRuntime
 
 /// The embedding provider a worker uses, read from the `RAG_EMBEDDING_*` variables — one set for every
@@ -24,8 +25,9 @@ public struct EmbeddingSettings: Sendable {
     public var timeout: Duration
     public var maxAttempts: Int
     public var minilmThreads: Int
+    public var minilmModelDirectory: String
 
-    /// Reads the `RAG_EMBEDDING_*` variables and `RAG_MINILM_THREADS`, reporting invalid ones to `reader`.
+    /// Reads the `RAG_EMBEDDING_*` variables, `RAG_MINILM_THREADS` and `RAG_MINILM_MODEL_DIR`, reporting invalid ones to `reader`.
     public init(reading reader: inout ConfigurationReader) {
         provider = reader.read(.oneOf("RAG_EMBEDDING_PROVIDER", options: ["minilm": .minilm, "openai": .openai], default: "minilm",
                                       summary: "minilm (in-process, no network) or openai (an OpenAI-compatible API)."))
@@ -48,6 +50,8 @@ public struct EmbeddingSettings: Sendable {
         maxAttempts = reader.read(.integer("RAG_EMBEDDING_MAX_ATTEMPTS", default: 8, range: 1 ... 100,
                                            summary: "Calls per batch before its texts fail (429, 5xx, timeouts are retried)."))
         minilmThreads = reader.read(.integer("RAG_MINILM_THREADS", default: 2, range: 1 ... 64, summary: "Threads of the in-process model."))
+        minilmModelDirectory = reader.read(.string(MiniLMEmbedder.modelDirectoryEnvironmentKey, default: MiniLMEmbedder.defaultModelDirectory,
+                                                   summary: "Directory of the in-process model's files (provider minilm), relative to the working directory unless absolute."))
         if provider == .openai && baseURL.isEmpty {
             reader.report(.init(variable: "RAG_EMBEDDING_BASE_URL", issue: "is required when RAG_EMBEDDING_PROVIDER=openai",
                                 expectation: "a URL such as http://127.0.0.1:8000"))
@@ -61,7 +65,7 @@ public struct EmbeddingSettings: Sendable {
         let provider: any EmbeddingProvider
         switch self.provider {
         case .minilm:
-            provider = try MiniLMEmbeddingProvider(threads: minilmThreads, maxBatchSize: batchSize)
+            provider = try MiniLMEmbeddingProvider(modelDirectory: minilmModelDirectory, threads: minilmThreads, maxBatchSize: batchSize)
         case .openai:
             provider = try OpenAIEmbeddingProvider(
                 configuration: .init(
