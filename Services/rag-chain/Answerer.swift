@@ -32,6 +32,9 @@ struct AnswerDraft: Sendable, Equatable {
     var usage: TokenUsage
     /// The exact model that produced it, as the provider reported it (the `model-version` header).
     var modelVersion: String
+    /// Answers generated for it: more than 1 when the model's output failed validation first (the result is
+    /// then flagged for human review, a `review-flag` header).
+    var attempts: Int = 1
 }
 
 /// Why no answer came about.

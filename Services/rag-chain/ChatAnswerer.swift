@@ -36,9 +36,10 @@ struct ChatAnswerer: Answerer {
             switch AnswerText.check(completion.text, passageCount: request.passages.count) {
             case .answer(let cited):
                 return AnswerDraft(text: completion.text.trimmingCharacters(in: .whitespacesAndNewlines), cited: cited, isRefusal: false,
-                                   usage: usage, modelVersion: completion.model)
+                                   usage: usage, modelVersion: completion.model, attempts: attempt)
             case .noAnswer:
-                return AnswerDraft(text: completion.text, cited: [], isRefusal: true, usage: usage, modelVersion: completion.model)
+                return AnswerDraft(text: completion.text, cited: [], isRefusal: true, usage: usage, modelVersion: completion.model,
+                                   attempts: attempt)
             case .invalid(let problem):
                 Self.invalidOutputs.increment()
                 lastOutput = completion.text

@@ -138,7 +138,9 @@ struct RagChainService: Service {
         Self.outcome(draft.isRefusal ? "refused" : "answered").increment()
         try await recordResult(query, caller, started, status: draft.isRefusal ? .refused : .answered,
                                answer: draft.isRefusal ? Self.refusal : draft.text, citations: citations, usage: draft.usage,
-                               modelVersion: draft.modelVersion)
+                               modelVersion: draft.modelVersion,
+                               // The model needed another try: the review-sampler always samples such an answer.
+                               extraHeaders: draft.attempts > 1 ? [KafkaHeader("review-flag", "output_retried")] : [])
     }
 
     // MARK: - Steps
@@ -190,7 +192,7 @@ struct RagChainService: Service {
     /// The answers row and its outbox row (published to rag.results by outbox-relay), in one transaction.
     private func recordResult(
         _ query: QueryEvent, _ caller: Caller, _ started: ContinuousClock.Instant, status: ResultEvent.Status, answer: String,
-        citations: [Citation], usage: TokenUsage, modelVersion: String
+        citations: [Citation], usage: TokenUsage, modelVersion: String, extraHeaders: [KafkaHeader] = []
     ) async throws {
         let latency = ContinuousClock.now - started
         let result = ResultEvent(
@@ -201,7 +203,7 @@ struct RagChainService: Service {
         try await withSpan("write answer") { span in
             span.attributes["rag.status"] = status.rawValue
             // The outbox row carries this span's trace context: the relay's publish continues from it.
-            let headers = (caller.headers + modelHeaders(modelVersion) + [schemaHeader(.resultEvent)]).continuingCurrentSpan().compactMap { header in
+            let headers = (caller.headers + modelHeaders(modelVersion) + [schemaHeader(.resultEvent)] + extraHeaders).continuingCurrentSpan().compactMap { header in
                 header.value.map { (header.name, String(decoding: $0, as: UTF8.self)) }
             }
             try await store.record(AnswerStore.Record(
