@@ -153,7 +153,17 @@ let package = Package(
             ],
             path: "Services/outbox-relay"
         ),
-        .executableTarget(name: "ReviewSampler", dependencies: ["WorkerRuntime", "Messaging"], path: "Services/review-sampler"),
+        .executableTarget(
+            name: "ReviewSampler",
+            dependencies: [
+                "WorkerRuntime", "Messaging", "Schemas",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/review-sampler"
+        ),
         .executableTarget(
             name: "RagCtl",
             dependencies: [
@@ -215,7 +225,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Gateway", "Embedder", "RagChain", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer", "TestSupport",
+                "Gateway", "Embedder", "RagChain", "ReviewSampler", "Auth", "Messaging", "ModelClients", "Persistence", "FakeModelServer", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -45,7 +45,7 @@ run gateway -u RAG_DATABASE_URL RAG_HTTP_HOST=127.0.0.1 RAG_HTTP_PORT="${RAG_HTT
 run embedder
 run rag-chain
 run outbox-relay -u RAG_KAFKA_FETCH_WAIT
-run review-sampler -u RAG_DATABASE_URL -u RAG_KAFKA_FETCH_WAIT
+run review-sampler -u RAG_DATABASE_URL
 
 echo
 echo "gateway:        http://127.0.0.1:${RAG_HTTP_PORT:-8080}  (browser UI at /, API description at /openapi.json)"

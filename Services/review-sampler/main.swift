@@ -1,10 +1,8 @@
 import WorkerRuntime
 
-// Wiring only: configuration → services → run.
-// The review-sampler's flow — sample rag.results into rag.human-review — arrives as
-// `ReviewSamplerService`, built here from `context` (configuration, logger, health, metrics) and listed after the
-// services it depends on. Until then the worker serves its admin endpoints and waits for SIGTERM/SIGINT.
+// Wiring only: configuration → services → run. The flow lives in ReviewSamplerService.swift (per result) and
+// SamplingPolicy.swift (which results are sampled); ReviewSampler.swift builds them.
 await Worker(name: "review-sampler", configuration: ReviewSamplerConfiguration.self, listener: .admin(defaultPort: 9104))
     .run { context in
-        []
+        try ReviewSampler.build(configuration: context.configuration, health: context.health, logger: context.logger)
     }

@@ -5,10 +5,11 @@ public struct ReviewItem: SchemaMessage, Equatable {
     public static let schema = SchemaName.reviewItem
 
     public var queryID: String
-    /// Why it was sampled, e.g. `sampled`, `refused`, `low_score`.
+    /// Why it was sampled: `sampled` (by rate), `refused`, `failed`, `flagged` (by the rag-chain) or `low_score`.
     public var reason: String
     public var result: ResultEvent
-    /// Where the model input is (the rag.context record), e.g. `rag.context/3/1024`.
+    /// Where the model input is: the review-sampler writes `<context topic>:<query_id>`, e.g.
+    /// `rag.context:<query_id>` (rag.context is keyed by query_id).
     public var contextRef: String
     public var sampledAt: Date
 

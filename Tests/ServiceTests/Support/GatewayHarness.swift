@@ -139,7 +139,8 @@ final class GatewayHarness: Sendable {
         await producer.shutdown()
     }
 
-    private static func waitForBroker(in directory: String, process: ChildProcess) async throws -> (String, String) {
+    /// The bootstrap servers and control URL a `ragctl broker --state-dir directory` writes once it is up.
+    static func waitForBroker(in directory: String, process: ChildProcess) async throws -> (String, String) {
         var result: (String, String)?
         try await eventually("broker up", timeout: .seconds(30)) {
             let bootstrap = try? String(contentsOfFile: directory + "/bootstrap", encoding: .utf8)
