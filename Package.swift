@@ -167,9 +167,10 @@ let package = Package(
         .executableTarget(
             name: "RagCtl",
             dependencies: [
-                "Messaging", "Persistence", "MiniLM", "WorkerRuntime", "Auth",
+                "Messaging", "Persistence", "MiniLM", "WorkerRuntime", "Auth", "ModelClients", "Schemas",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Services/ragctl"
         ),

@@ -11,6 +11,12 @@ struct RagCtl: AsyncParsableCommand {
             MigrateCommand.self,
             EmbedCommand.self,
             TokenCommand.self,
+            IngestCommand.self,
+            QueryCommand.self,
+            ReplayCommand.self,
+            DLQCommand.self,
+            LagCommand.self,
+            HealthCommand.self,
         ]
     )
 }

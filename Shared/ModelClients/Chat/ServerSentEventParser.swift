@@ -9,23 +9,24 @@
 /// - Bytes are decoded as UTF-8 only once a whole line is in, so a character split across pieces is
 ///   read whole.
 ///
-/// A value type used by one task; not shared. Memory is bounded by ``maxEventBytes``.
-struct ServerSentEventParser {
+/// A value type used by one task; not shared. Memory is bounded by ``maxEventBytes``. Public for clients of
+/// the gateway's `GET /results` streams (`ragctl query`).
+public struct ServerSentEventParser: Sendable {
     /// One dispatched event.
-    struct Event: Sendable, Equatable {
+    public struct Event: Sendable, Equatable {
         /// The `event:` field, if any (OpenAI-compatible servers send none; some send `error`).
-        var name: String?
+        public var name: String?
         /// The `data:` lines joined with `\n`.
-        var data: String
+        public var data: String
     }
 
     /// An event or line grew past ``maxEventBytes``.
-    struct EventTooLarge: Error, Sendable, Equatable {
-        var limit: Int
+    public struct EventTooLarge: Error, Sendable, Equatable {
+        public var limit: Int
     }
 
     /// The most bytes one line, or one event's data, may hold.
-    let maxEventBytes: Int
+    public let maxEventBytes: Int
     private var line: [UInt8] = []
     private var data: [UInt8] = []
     private var hasData = false
@@ -33,12 +34,12 @@ struct ServerSentEventParser {
     /// The last piece ended with CR: an LF starting the next piece belongs to that line end.
     private var skipsLineFeed = false
 
-    init(maxEventBytes: Int = 1 << 20) {
+    public init(maxEventBytes: Int = 1 << 20) {
         self.maxEventBytes = maxEventBytes
     }
 
     /// Reads `bytes` and returns the events they complete, in order.
-    mutating func feed(_ bytes: some Sequence<UInt8>) throws(EventTooLarge) -> [Event] {
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(EventTooLarge) -> [Event] {
         var events: [Event] = []
         for byte in bytes {
             if skipsLineFeed {
@@ -61,7 +62,7 @@ struct ServerSentEventParser {
 
     /// Ends the stream: a last line without its line end is read, and an event without its blank line
     /// is dispatched (servers that close right after `data: [DONE]` are common enough to be lenient).
-    mutating func finish() throws(EventTooLarge) -> Event? {
+    public mutating func finish() throws(EventTooLarge) -> Event? {
         if !line.isEmpty, let event = try endLine() { return event }
         return dispatch()
     }
