@@ -9,10 +9,15 @@
 //      (multi-row INSERT … SELECT FROM unnest(arrays), BENCH_BATCH rows per statement, two at a time), then
 //      creates the index again from its own definition (pg_indexes) and ANALYZEs — load and build timed;
 //   3. computes, for BENCH_QUERIES queries, the exact top 10 with the retriever's filter (tenant, model,
-//      visibility ∈ the tier's list) by a sequential scan (index scans disabled; the plan is checked);
+//      visibility ∈ the tier's list) by a sequential scan (index scans disabled; the plan of a query of each
+//      tier is checked: a Seq Scan, not the HNSW index);
 //   4. after BENCH_WARM_UP unmeasured queries, calls `ChunkRetriever.retrieve(…, topK: 10)` (minScore -1, so
 //      nothing is cut) once per query, one at a time, timing each call, for ef_search BENCH_EF_SEARCH
-//      (default 100, the rag-chain's RAG_RETRIEVAL_EF_SEARCH) and each value of BENCH_EF_SWEEP;
+//      (default 100, the rag-chain's RAG_RETRIEVAL_EF_SEARCH) and each value of BENCH_EF_SWEEP. That the HNSW
+//      index serves these calls is checked twice: the retriever's plan (`ChunkRetriever.explain`) for queries
+//      of each tier and tenant must scan chunks_embedding_hnsw, and the index's scan counter
+//      (pg_stat_user_indexes.idx_scan, read after the pass's own connection has closed and flushed its
+//      statistics) must have grown by one per call;
 //   5. prints a table: recall@10 (mean |ANN ∩ exact| / |exact|, also per tier) and p50/p99/max latency per
 //      ef_search, next to the goals (recall ≥ 0.95, p99 ≤ 20 ms); drops the database.
 //
@@ -280,6 +285,9 @@ func load(_ corpus: Corpus, pool: PostgresPool) async throws {
 
 struct Pass {
     var efSearch: Int
+    /// Retriever calls of the pass (warm-up included) and the HNSW index scans counted meanwhile.
+    var calls: Int
+    var indexScans: Int
     var recall: Double
     var recallByTier: [String: Double]
     var shortResults: Int
@@ -307,6 +315,8 @@ func exactTopK(_ query: Corpus.Query, pool: PostgresPool) async throws -> [Strin
     }
 }
 
+/// Fails unless the exact query's plan for `query` is a sequential scan (a top-N sort over every row that
+/// passes the filter), never the approximate HNSW index.
 func checkExactPlan(_ query: Corpus.Query, pool: PostgresPool) async throws {
     let plan = try await pool.withTransaction { connection in
         try await connection.query("SET LOCAL enable_indexscan = off")
@@ -325,8 +335,36 @@ func checkExactPlan(_ query: Corpus.Query, pool: PostgresPool) async throws {
     }
 }
 
+/// Fails unless the retriever's plan for `query` scans the HNSW index (with a selective filter the planner
+/// could prefer a sequential scan: exact, so recall 1.0, and not the search the rag-chain relies on).
+func checkApproximatePlan(_ query: Corpus.Query, retriever: ChunkRetriever) async throws {
+    let plan = try await retriever.explain(query.embedding, tenant: query.tenant, visibilities: query.visibilities, topK: topK)
+    guard plan.contains("Index Scan using chunks_embedding_hnsw") else {
+        throw PostgresError(code: .server, message: "the retriever's plan (\(query.tier), \(query.tenant)) does not scan the HNSW index:\n\(plan)")
+    }
+}
+
+/// How many scans the HNSW index has served since the statistics were reset (all backends' flushed counts).
+func hnswIndexScans(pool: PostgresPool) async throws -> Int {
+    try await pool.query("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'chunks_embedding_hnsw'").singleValue(Int.self)
+}
+
+/// One pass at `efSearch`, on a connection of its own (closed at the end, so that its backend's index-scan
+/// count reaches pg_stat_user_indexes, read through `pool`).
 func measure(efSearch: Int, queries: [Corpus.Query], exact: [[String]], warmUp: [Corpus.Query], pool: PostgresPool) async throws -> Pass {
-    let retriever = ChunkRetriever(pool: pool, model: model, minScore: -1, efSearch: efSearch)
+    var configuration = pool.configuration
+    configuration.maxConnections = 1
+    configuration.applicationName = "retrieval-bench-search"
+    let searchPool = PostgresPool(configuration: configuration)
+    let retriever = ChunkRetriever(pool: searchPool, model: model, minScore: -1, efSearch: efSearch)
+    for tier in tierNames {
+        for tenant in tenants {
+            for query in queries.lazy.filter({ $0.tier == tier && $0.tenant == tenant }).prefix(3) {
+                try await checkApproximatePlan(query, retriever: retriever)
+            }
+        }
+    }
+    let scansBefore = try await hnswIndexScans(pool: pool)
     for query in warmUp {
         _ = try await retriever.retrieve(query.embedding, tenant: query.tenant, visibilities: query.visibilities, topK: topK)
     }
@@ -346,7 +384,18 @@ func measure(efSearch: Int, queries: [Corpus.Query], exact: [[String]], warmUp: 
         byTier[query.tier, default: (0, 0)].sum += recall
         byTier[query.tier, default: (0, 0)].count += 1
     }
-    return Pass(efSearch: efSearch, recall: recallSum / Double(queries.count),
+    await searchPool.close()
+    // A backend flushes its statistics when it exits; wait for that (a few hundred ms at most, normally).
+    let calls = warmUp.count + queries.count
+    var indexScans = try await hnswIndexScans(pool: pool) - scansBefore
+    for _ in 0..<150 where indexScans < calls {
+        try await Task.sleep(for: .milliseconds(100))
+        indexScans = try await hnswIndexScans(pool: pool) - scansBefore
+    }
+    guard indexScans >= calls else {
+        throw PostgresError(code: .server, message: "the HNSW index served \(indexScans) scans for \(calls) retriever calls (ef_search \(efSearch))")
+    }
+    return Pass(efSearch: efSearch, calls: calls, indexScans: indexScans, recall: recallSum / Double(queries.count),
                 recallByTier: byTier.mapValues { $0.sum / Double($0.count) }, shortResults: shortResults,
                 latencies: latencies.sorted())
 }
@@ -374,6 +423,9 @@ func run() async throws {
     let indexDefinition = try await pool.query(
         "SELECT indexdef FROM pg_indexes WHERE tablename = 'chunks' AND indexname = 'chunks_embedding_hnsw'"
     ).singleValue(String.self)
+    // `… USING hnsw (embedding vector_cosine_ops) WITH (m='24')`, or pgvector's defaults without WITH.
+    let indexParameters = indexDefinition.range(of: " WITH (").map { "HNSW " + indexDefinition[$0.upperBound...].dropLast() }
+        ?? "HNSW m 16, ef_construction 64: pgvector's defaults"
     try await pool.query("DROP INDEX chunks_embedding_hnsw")
     let corpus = Corpus(options: options)
     log("loading \(options.chunks) chunks (\(options.clusters) clusters, noise \(options.noise), seed \(options.seed)), batches of \(options.batch)")
@@ -399,7 +451,10 @@ func run() async throws {
     // Queries and their exact answers (two scans at a time).
     let queries = (0..<options.queries).map { corpus.query($0, set: 1) }
     let warmUp = (0..<options.warmUp).map { corpus.query($0, set: 2) }
-    try await checkExactPlan(queries[0], pool: pool)
+    for tier in tierNames {
+        guard let query = queries.first(where: { $0.tier == tier }) else { continue }
+        try await checkExactPlan(query, pool: pool)
+    }
     log("exact top \(topK) of \(queries.count) queries (sequential scans)")
     let exactStarted = clock.now
     let exact = try await withThrowingTaskGroup(of: (Int, [String]).self) { group in
@@ -443,7 +498,7 @@ func run() async throws {
         \(tenants.count) tenants × \(visibilities.count) visibilities, one model
         load: \(String(format: "%.1f", loadSeconds)) s (\(number(Int(Double(options.chunks) / loadSeconds))) rows/s, INSERT … unnest, \
         \(options.batch) rows per statement, HNSW index dropped); index build: \(String(format: "%.1f", indexSeconds)) s \
-        (m 16, ef_construction 64, maintenance_work_mem \(options.maintenanceWorkMem), \(workers) parallel workers)
+        (\(indexParameters), maintenance_work_mem \(options.maintenanceWorkMem), \(workers) parallel workers)
         table \(String(format: "%.0f", heapMiB)) MiB, HNSW index \(String(format: "%.0f", indexMiB)) MiB, shared_buffers \(sharedBuffers)
         \(number(queries.count)) queries (noise \(options.queryNoise)/dim around random chunks; tiers: \
         \(tierNames.map { "\($0) \(tierCounts[$0] ?? 0)" }.joined(separator: ", "))), one at a time after \(warmUp.count) warm-up queries; \
@@ -465,6 +520,9 @@ func run() async throws {
              pass.recall >= recallGoal ? "met" : "NOT met", pass.percentile(0.99) <= p99GoalMs ? "met" : "NOT met"])
     }
     print("(short: queries answered with fewer than \(topK) chunks)")
+    print("checked: the exact scans' plans are sequential scans; the retriever's plans (3 queries per tier and tenant) scan")
+    print("chunks_embedding_hnsw, and its scan counter (pg_stat_user_indexes) grew by "
+        + passes.map { "\($0.indexScans) for \($0.calls) calls" }.joined(separator: ", ") + " (warm-up included)")
 }
 
 var status: Int32 = 0

@@ -46,21 +46,9 @@ public struct ChunkRetriever: Sendable {
         let started = ContinuousClock.now
         defer { Self.duration.record(duration: ContinuousClock.now - started) }
         return try await pool.withTransaction { connection in
-            try await connection.query("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            try await connection.query("SET LOCAL hnsw.ef_search = \(max(efSearch, topK))")
+            try await applySearchSettings(connection, topK: topK)
             let rows = try await connection.query(
-                """
-                WITH nearest AS MATERIALIZED (
-                    SELECT chunk_id, doc_id, seq, text, embedding <=> $1::vector AS distance
-                    FROM chunks
-                    WHERE tenant = $2 AND model = $3 AND visibility = ANY (string_to_array($4, ','))
-                    ORDER BY embedding <=> $1::vector
-                    LIMIT $5
-                )
-                SELECT chunk_id, doc_id, seq, text, 1 - distance AS score
-                FROM nearest WHERE 1 - distance >= $6 ORDER BY distance, chunk_id
-                """,
-                embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore)
+                Self.nearestChunks, embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore)
             return try rows.map { row in
                 RetrievedChunk(chunkID: try row.decode(String.self, at: 0), docID: try row.decode(String.self, at: 1),
                                seq: try row.decode(Int.self, at: 2), score: try row.decode(Double.self, at: 4),
@@ -68,4 +56,38 @@ public struct ChunkRetriever: Sendable {
             }
         }
     }
+
+    /// The plan Postgres picks for ``retrieve(_:tenant:visibilities:topK:)`` with these arguments — the same
+    /// statement under the same settings, `EXPLAIN`ed, not run — one line per plan node. The retrieval
+    /// benchmark checks with it that the HNSW index serves the search (a sequential scan would be exact and
+    /// slow, and would make the benchmark's recall meaningless).
+    /// - Throws: `PostgresError` when the statement cannot be planned or the database cannot be reached.
+    public func explain(_ embedding: [Float], tenant: String, visibilities: [String], topK: Int) async throws -> String {
+        try await pool.withTransaction { connection in
+            try await applySearchSettings(connection, topK: topK)
+            return try await connection.query(
+                "EXPLAIN " + Self.nearestChunks, embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore
+            ).map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
+        }
+    }
+
+    /// The transaction-local settings of a search: iterative index scans (see the type's documentation) and
+    /// the candidate list size.
+    nonisolated(nonsending) private func applySearchSettings(_ connection: PostgresConnection, topK: Int) async throws {
+        try await connection.query("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        try await connection.query("SET LOCAL hnsw.ef_search = \(max(efSearch, topK))")
+    }
+
+    /// The search: $1 embedding, $2 tenant, $3 model, $4 visibilities (comma-separated), $5 topK, $6 minScore.
+    private static let nearestChunks = """
+        WITH nearest AS MATERIALIZED (
+            SELECT chunk_id, doc_id, seq, text, embedding <=> $1::vector AS distance
+            FROM chunks
+            WHERE tenant = $2 AND model = $3 AND visibility = ANY (string_to_array($4, ','))
+            ORDER BY embedding <=> $1::vector
+            LIMIT $5
+        )
+        SELECT chunk_id, doc_id, seq, text, 1 - distance AS score
+        FROM nearest WHERE 1 - distance >= $6 ORDER BY distance, chunk_id
+        """
 }
