@@ -97,6 +97,19 @@ final class PipelineHarness: @unchecked Sendable {
         embedderAdminPort = try await GatewayHarness.waitForStartedLine(of: embedder)
     }
 
+    /// SIGTERM to the embedder (it commits and leaves its group); returns once it has exited.
+    func stopEmbedder() async {
+        embedder.stop()
+        while embedder.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// Starts a new embedder with the first one's variables, `environment` added or overriding.
+    func startEmbedder(environment extra: [String: String] = [:]) async throws {
+        embedder = try ChildProcess(executable: "embedder", arguments: [], environment: embedderEnvironment.merging(extra) { $1 },
+                                    logPath: gateway.directory + "/embedder-\(UUID().uuidString.prefix(4)).log")
+        embedderAdminPort = try await GatewayHarness.waitForStartedLine(of: embedder)
+    }
+
     /// Stops the private Postgres server (data and port kept) and starts it again later.
     func pausePostgres() async throws { try await Self.runScript(["scripts/local-postgres.sh", "pause", try #require(privatePostgresDirectory)]) }
     func resumePostgres() async throws { try await Self.runScript(["scripts/local-postgres.sh", "resume", try #require(privatePostgresDirectory)]) }

@@ -87,9 +87,9 @@ final class RagChainHarness: @unchecked Sendable {
     /// SIGKILL to the outbox-relay. Returns once it is gone.
     func killRelay() async { await relay?.kill() }
 
-    /// Starts a new rag-chain process with the same variables.
-    func startRagChain() async throws {
-        ragChain = try ChildProcess(executable: "rag-chain", arguments: [], environment: environment,
+    /// Starts a new rag-chain process with the same variables, `environment` added or overriding.
+    func startRagChain(environment extra: [String: String] = [:]) async throws {
+        ragChain = try ChildProcess(executable: "rag-chain", arguments: [], environment: environment.merging(extra) { $1 },
                                     logPath: pipeline.gateway.directory + "/rag-chain-\(UUID().uuidString.prefix(4)).log")
         ragChainAdminPort = try await GatewayHarness.waitForStartedLine(of: ragChain)
     }
@@ -118,6 +118,8 @@ final class RagChainHarness: @unchecked Sendable {
         var model: String
         var userID: String
         var tenant: String
+        /// The embedding model whose chunks were searched ("" when not recorded).
+        var embeddingModel: String
     }
 
     /// The query's `answers` row, once it exists.
@@ -127,13 +129,13 @@ final class RagChainHarness: @unchecked Sendable {
             let rows = try await pool.query(
                 """
                 SELECT status, answer, coalesce((SELECT string_agg(c->>'chunk_id', ',') FROM jsonb_array_elements(citations) c), ''),
-                       model, user_id, tenant FROM answers WHERE query_id = $1
+                       model, user_id, tenant, coalesce(embedding_model, '') FROM answers WHERE query_id = $1
                 """, queryID)
             guard let row = rows.first else { return false }
             found = Answer(status: try row.decode(String.self, at: 0), answer: try row.decode(String.self, at: 1),
                            citedChunks: try row.decode(String.self, at: 2).split(separator: ",").map(String.init),
                            model: try row.decode(String.self, at: 3), userID: try row.decode(String.self, at: 4),
-                           tenant: try row.decode(String.self, at: 5))
+                           tenant: try row.decode(String.self, at: 5), embeddingModel: try row.decode(String.self, at: 6))
             return true
         }
         return try #require(found)
