@@ -55,7 +55,7 @@ struct RagChainConfiguration: WorkerConfiguration {
                                               summary: "Kafka consumer session timeout: how soon a crashed worker's partitions move to another."))
         tiers = reader.read(.tierVisibilities)
         embedding = EmbeddingSettings(reading: &reader)
-        minScore = reader.read(.double("RAG_RETRIEVAL_MIN_SCORE", default: 0.25, range: -1 ... 1,
+        minScore = reader.read(.double("RAG_RETRIEVAL_MIN_SCORE", default: 0.4, range: -1 ... 1,
                                        summary: "Least cosine similarity of a retrieved chunk; a query with none above it is refused without a model call."))
         efSearch = reader.read(.integer("RAG_RETRIEVAL_EF_SEARCH", default: 100, range: 10 ... 1000,
                                         summary: "hnsw.ef_search of the vector search (recall against speed)."))
