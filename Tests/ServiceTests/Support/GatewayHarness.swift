@@ -110,7 +110,13 @@ final class GatewayHarness: Sendable {
     }
 
     /// How many records `topic` holds (sum of high − low watermarks).
-    func recordCount(_ topic: String) async throws -> Int64 {
+    func recordCount(_ topic: String) async throws -> Int64 { try await Self.recordCount(topic, bootstrap: bootstrap) }
+
+    /// Every record of `topic`, once `count` of them are there.
+    func records(_ topic: String, count: Int) async throws -> [KafkaRecord] { try await Self.records(topic, count: count, bootstrap: bootstrap) }
+
+    /// How many records `topic` of the broker at `bootstrap` holds (sum of high − low watermarks).
+    static func recordCount(_ topic: String, bootstrap: String) async throws -> Int64 {
         let admin = KafkaAdmin(bootstrapServers: bootstrap, logger: Self.logger)
         var total: Int64 = 0
         for partition in 0..<(try await admin.partitionCount(of: topic)) {
@@ -120,10 +126,12 @@ final class GatewayHarness: Sendable {
         return total
     }
 
-    /// Every record of `topic`, once `count` of them are there.
-    func records(_ topic: String, count: Int) async throws -> [KafkaRecord] {
+    /// Every record of `topic` of the broker at `bootstrap`, once `count` of them are there (in offset order
+    /// per partition).
+    static func records(_ topic: String, count: Int, bootstrap: String) async throws -> [KafkaRecord] {
         let seen = RecordList()
-        let reader = KafkaTailReader(bootstrapServers: bootstrap, topics: [topic], clientID: "test-reader", logger: Self.logger)
+        let reader = KafkaTailReader(bootstrapServers: bootstrap, topics: [topic], clientID: "test-reader", fetchWaitMax: .milliseconds(10),
+                                     logger: Self.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await reader.run(lastRecordsPerPartition: 1_000_000) { seen.append($0) } }
             try await eventually("\(count) records on \(topic)", timeout: .seconds(30)) { seen.all.count >= count }

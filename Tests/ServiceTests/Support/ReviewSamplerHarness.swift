@@ -93,27 +93,11 @@ final class ReviewSamplerHarness: @unchecked Sendable {
     // MARK: - Observing
 
     /// How many records `topic` holds (sum of high − low watermarks over its partitions).
-    func recordCount(_ topic: String) async throws -> Int64 {
-        let admin = KafkaAdmin(bootstrapServers: bootstrap, logger: GatewayHarness.logger)
-        var total: Int64 = 0
-        for partition in 0..<(try await admin.partitionCount(of: topic)) {
-            let (low, high) = try await admin.watermarks(KafkaTopicPartition(topic: topic, partition: partition))
-            total += high - low
-        }
-        return total
-    }
+    func recordCount(_ topic: String) async throws -> Int64 { try await GatewayHarness.recordCount(topic, bootstrap: bootstrap) }
 
     /// Every record of `topic`, once `count` of them are there (in offset order per partition).
     func records(_ topic: String, count: Int) async throws -> [KafkaRecord] {
-        let seen = RecordList()
-        let reader = KafkaTailReader(bootstrapServers: bootstrap, topics: [topic], clientID: "test-reader", fetchWaitMax: .milliseconds(10),
-                                     logger: GatewayHarness.logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await reader.run(lastRecordsPerPartition: 1_000_000) { seen.append($0) } }
-            try await eventually("\(count) records on \(topic)", timeout: .seconds(30)) { seen.all.count >= count }
-            group.cancelAll()
-        }
-        return seen.all
+        try await GatewayHarness.records(topic, count: count, bootstrap: bootstrap)
     }
 
     /// The review items on rag.human-review once there are `count` records, with their records.
