@@ -21,16 +21,14 @@ enum Embedder {
         let schemas = try SchemaRegistry.bundled()
 
         var consumerConfiguration = KafkaConsumerConfiguration(
-            bootstrapServers: bootstrap, groupID: configuration.groupID, topics: [topics.chunks], clientID: "embedder")
+            bootstrapServers: bootstrap, groupID: configuration.groupID, topics: [topics.chunks], clientID: "embedder",
+            sessionTimeout: configuration.sessionTimeout, fetchWaitMax: configuration.fetchWait,
+            properties: configuration.kafkaSecurity.librdkafkaProperties)
         consumerConfiguration.maxInFlight = configuration.maxInFlight
         consumerConfiguration.maxInFlightPerPartition = max(1, configuration.maxInFlight / 2)
         // rag.chunks is keyed by document; each chunk is its own entity: versions of one chunk apply in order,
         // a document's chunks run concurrently.
         consumerConfiguration.ordering = .perKey(ChunkToIndex.orderingKey)
-        consumerConfiguration.sessionTimeout = configuration.sessionTimeout
-        consumerConfiguration.fetchWaitMax = configuration.fetchWait
-        consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
-        consumerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: bootstrap, clientID: "embedder-dlq")
         producerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties

@@ -27,8 +27,7 @@ struct EmbedderConfiguration: WorkerConfiguration {
         groupID = reader.read(.string("RAG_EMBEDDER_GROUP", default: "embedder", summary: "Consumer group of the embedders."))
         maxInFlight = reader.read(.integer("RAG_EMBEDDER_MAX_IN_FLIGHT", default: 2048, range: 1 ... 100_000,
                                            summary: "Records processed at once (all partitions); more pauses the partitions."))
-        sessionTimeout = reader.read(.duration("RAG_KAFKA_SESSION_TIMEOUT", default: .seconds(45), range: .seconds(3) ... .seconds(300),
-                                              summary: "Kafka consumer session timeout: how soon a crashed embedder's partitions move to another."))
+        sessionTimeout = reader.read(.kafkaSessionTimeout)
         embedding = EmbeddingSettings(reading: &reader)
         batchWait = reader.read(.duration("RAG_EMBEDDING_BATCH_WAIT", default: .milliseconds(20), range: .zero ... .seconds(10),
                                           summary: "How long a batch waits to fill up after its first text."))

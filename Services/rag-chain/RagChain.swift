@@ -26,14 +26,12 @@ enum RagChain {
             ? PromptTemplate.bundled() : PromptTemplate(contentsOf: URL(fileURLWithPath: configuration.promptTemplateFile))
 
         var consumerConfiguration = KafkaConsumerConfiguration(
-            bootstrapServers: bootstrap, groupID: configuration.groupID, topics: [topics.queries], clientID: "rag-chain")
+            bootstrapServers: bootstrap, groupID: configuration.groupID, topics: [topics.queries], clientID: "rag-chain",
+            sessionTimeout: configuration.sessionTimeout, fetchWaitMax: configuration.fetchWait,
+            properties: configuration.kafkaSecurity.librdkafkaProperties)
         consumerConfiguration.maxInFlight = configuration.maxInFlight
         consumerConfiguration.maxInFlightPerPartition = configuration.maxInFlight
         consumerConfiguration.ordering = .perKey  // the key is the query_id: one query, one lane
-        consumerConfiguration.sessionTimeout = configuration.sessionTimeout
-        consumerConfiguration.fetchWaitMax = configuration.fetchWait
-        consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
-        consumerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: bootstrap, clientID: "rag-chain")
         producerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties

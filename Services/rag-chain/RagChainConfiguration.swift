@@ -51,8 +51,7 @@ struct RagChainConfiguration: WorkerConfiguration {
         groupID = reader.read(.string("RAG_CHAIN_GROUP", default: "rag-chain", summary: "Consumer group of the rag-chain workers."))
         maxInFlight = reader.read(.integer("RAG_CHAIN_MAX_IN_FLIGHT", default: 256, range: 1 ... 100_000,
                                            summary: "Queries answered at once (all partitions); more pauses the partitions, never the poll loop."))
-        sessionTimeout = reader.read(.duration("RAG_KAFKA_SESSION_TIMEOUT", default: .seconds(45), range: .seconds(3) ... .seconds(300),
-                                              summary: "Kafka consumer session timeout: how soon a crashed worker's partitions move to another."))
+        sessionTimeout = reader.read(.kafkaSessionTimeout)
         tiers = reader.read(.tierVisibilities)
         embedding = EmbeddingSettings(reading: &reader)
         minScore = reader.read(.double("RAG_RETRIEVAL_MIN_SCORE", default: 0.4, range: -1 ... 1,

@@ -12,14 +12,12 @@ enum ReviewSampler {
         let bootstrap = configuration.kafkaBootstrapServers.joined(separator: ",")
 
         var consumerConfiguration = KafkaConsumerConfiguration(
-            bootstrapServers: bootstrap, groupID: configuration.groupID, topics: [topics.results], clientID: "review-sampler")
+            bootstrapServers: bootstrap, groupID: configuration.groupID, topics: [topics.results], clientID: "review-sampler",
+            sessionTimeout: configuration.sessionTimeout, fetchWaitMax: configuration.fetchWait,
+            properties: configuration.kafkaSecurity.librdkafkaProperties)
         consumerConfiguration.maxInFlight = configuration.maxInFlight
         consumerConfiguration.maxInFlightPerPartition = configuration.maxInFlight
         consumerConfiguration.ordering = .perKey  // the key is the query_id: a result published twice is seen in order
-        consumerConfiguration.sessionTimeout = configuration.sessionTimeout
-        consumerConfiguration.fetchWaitMax = configuration.fetchWait
-        consumerConfiguration.maxPollInterval = max(configuration.sessionTimeout + .seconds(1), .seconds(60))
-        consumerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: bootstrap, clientID: "review-sampler")
         producerConfiguration.additionalProperties = configuration.kafkaSecurity.librdkafkaProperties

@@ -21,8 +21,7 @@ struct ReviewSamplerConfiguration: WorkerConfiguration {
         kafkaSecurity = KafkaSecurity(reading: &reader)
         fetchWait = reader.read(.kafkaFetchWait)
         topicPrefix = reader.read(.topicPrefix)
-        sessionTimeout = reader.read(.duration("RAG_KAFKA_SESSION_TIMEOUT", default: .seconds(45), range: .seconds(3) ... .seconds(300),
-                                              summary: "Kafka consumer session timeout: how soon a crashed sampler's partitions move to another."))
+        sessionTimeout = reader.read(.kafkaSessionTimeout)
         groupID = reader.read(.string("RAG_REVIEW_GROUP", default: "review-sampler", summary: "Consumer group of the review-samplers."))
         maxInFlight = reader.read(.integer("RAG_REVIEW_MAX_IN_FLIGHT", default: 256, range: 1 ... 100_000,
                                            summary: "Results handled at once (all partitions); more pauses the partitions."))

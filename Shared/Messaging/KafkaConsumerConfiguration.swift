@@ -40,6 +40,20 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.clientID = clientID
     }
 
+    /// A worker's consumer: the session timeout, fetch wait and extra client properties (SASL) its
+    /// configuration gives. `max.poll.interval.ms` is one second above the session timeout, at least 60 s: the
+    /// poll loop never waits for handlers, so it only has to outlast the session.
+    public init(
+        bootstrapServers: String, groupID: String, topics: [String], clientID: String,
+        sessionTimeout: Duration, fetchWaitMax: Duration, properties: [String: String]
+    ) {
+        self.init(bootstrapServers: bootstrapServers, groupID: groupID, topics: topics, clientID: clientID)
+        self.sessionTimeout = sessionTimeout
+        self.maxPollInterval = max(sessionTimeout + .seconds(1), .seconds(60))
+        self.fetchWaitMax = fetchWaitMax
+        self.additionalProperties = properties
+    }
+
     var librdkafkaProperties: [String: String] {
         var properties = [
             "bootstrap.servers": bootstrapServers,

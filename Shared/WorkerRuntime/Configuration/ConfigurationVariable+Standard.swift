@@ -41,6 +41,16 @@ extension ConfigurationVariable where Value == Duration {
         )
     }
 
+    /// `RAG_KAFKA_SESSION_TIMEOUT`: the consumer group session timeout of a worker's consumer.
+    public static var kafkaSessionTimeout: Self {
+        .duration(
+            "RAG_KAFKA_SESSION_TIMEOUT",
+            default: .seconds(45),
+            range: .seconds(3)...(.seconds(300)),
+            summary: "Kafka consumer session timeout: how soon a crashed worker's partitions move to another."
+        )
+    }
+
     /// `RAG_KAFKA_FETCH_WAIT`: librdkafka's `fetch.wait.max.ms` for every consumer of the worker.
     public static var kafkaFetchWait: Self {
         .duration(
