@@ -1,4 +1,5 @@
 @testable import Messaging
+import TestSupport
 import Testing
 
 @Suite("Offset tracking")
@@ -6,7 +7,7 @@ struct PartitionOffsetTrackerTests {
     @Test("completions in random order never move the committable offset past unfinished work")
     func randomCompletionOrder() {
         for seed in 0..<20 {
-            var generator = SeededGenerator(seed: UInt64(seed))
+            var generator = SeededRandom(seed: UInt64(seed))
             var tracker = PartitionOffsetTracker()
             // Non-contiguous offsets, as after compaction or transaction markers.
             var offsets: [Int64] = []
@@ -81,18 +82,5 @@ struct PartitionOffsetTrackerTests {
         let stale = state.finish(b, offset: 0, generation: 99, limits: limits)
         #expect(!stale)
         #expect(state.totalInFlight == 6)
-    }
-}
-
-/// SplitMix64: deterministic randomness for reproducible tests.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

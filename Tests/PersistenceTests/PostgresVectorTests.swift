@@ -1,5 +1,6 @@
 import Foundation
 import Persistence
+import TestSupport
 import Testing
 
 @Suite(.enabled(if: TestDatabase.shouldRun, TestDatabase.skipMessage), .timeLimit(.minutes(3)))
@@ -47,7 +48,7 @@ struct PostgresVectorTests {
         let dimensions = 16
         let count = 400
         let k = 10
-        var random = SplitMix64(state: 20_240_501)
+        var random = SeededRandom(seed: 20_240_501)
         func randomVector() -> [Float] {
             (0..<dimensions).map { _ in Float.random(in: -1...1, using: &random) }
         }

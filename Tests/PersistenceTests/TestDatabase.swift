@@ -81,19 +81,6 @@ enum TestDatabase {
     }
 }
 
-/// A small deterministic random generator (SplitMix64), so vector tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A value shared between test tasks. `Sendable`: every access goes through the mutex.
 final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
