@@ -28,9 +28,13 @@ struct TracingEndToEndTests {
         let answer = try await harness.answer(try #require(response.json["query_id"] as? String))
         #expect(answer.status == "answered")
 
-        // Spans leave each process in batches, about once a second.
-        try await eventually("the relay's publish span arrives", timeout: .seconds(30)) {
-            receiver.spans.contains { $0.traceID == traceID && $0.service == "outbox-relay" }
+        // Spans leave each process in batches, about once a second, and a process's spans of one query may
+        // be split across batches: wait for every span the trace should hold, then check how they link.
+        let expected = [("gateway", "/queries"), ("rag-chain", "rag-chain query"), ("rag-chain", "retrieval"),
+                        ("rag-chain", "model call"), ("rag-chain", "write answer"), ("outbox-relay", "outbox publish")]
+        try await eventually("every hop's spans arrive", timeout: .seconds(30)) {
+            let arrived = receiver.spans.filter { $0.traceID == traceID }
+            return expected.allSatisfy { service, name in arrived.contains { $0.service == service && $0.name == name } }
         }
         let trace = receiver.spans.filter { $0.traceID == traceID }
         func only(_ service: String, _ name: String) throws -> OTLPReceiver.Span {
