@@ -1,6 +1,8 @@
+import DequeModule
+
 /// The consumer's bookkeeping, guarded by one lock: which partitions it owns, what is in flight, what
-/// is paused, and what was asked to be committed. Pure logic; the poll thread turns its answers into
-/// librdkafka calls outside the lock.
+/// waits for a free slot, what is paused, and what was asked to be committed. Pure logic; the poll thread
+/// turns its answers into librdkafka calls outside the lock.
 struct ConsumerState {
     struct Partition {
         /// Distinguishes this assignment from an earlier one of the same partition, so late completions
@@ -14,7 +16,13 @@ struct ConsumerState {
 
     var partitions: [KafkaTopicPartition: Partition] = [:]
     var nextGeneration: UInt64 = 1
+    /// Records handed to the handlers and not finished (running, or queued behind their key's lane).
     var totalInFlight = 0
+    /// Records fetched while `totalInFlight` was at the total bound, in fetch order: they start the moment
+    /// a slot frees, instead of waiting for a fetch after a resume. Not registered with the partition's
+    /// tracker until they start, so a commit never passes them (the tracker commits at most one past the
+    /// last record it saw).
+    var waiting: Deque<KafkaRecord> = []
     /// Every partition is paused because the total bound was reached.
     var pausedForTotal = false
     var stopRequested = false
@@ -27,6 +35,21 @@ struct ConsumerState {
     var offsetRewinds = 0
     var confirmedCommits: [KafkaTopicPartition: Int64] = [:]
     var fatalError: KafkaError?
+
+    /// Queues a fetched record behind the waiting ones; `startWaiting` hands it out.
+    mutating func receive(_ record: KafkaRecord) {
+        waiting.append(record)
+    }
+
+    /// Starts waiting records, oldest first, while fewer than `limits.total` are in flight. Returns them
+    /// with their generations; records of partitions no longer owned (or of a stopping consumer) are dropped.
+    mutating func startWaiting(limits: Limits) -> [(KafkaRecord, generation: UInt64)] {
+        var started: [(KafkaRecord, generation: UInt64)] = []
+        while totalInFlight < limits.total, let record = waiting.popFirst() {
+            if let generation = start(record) { started.append((record, generation)) }
+        }
+        return started
+    }
 
     /// Registers a fetched record for processing. Returns its generation, or nil to drop it
     /// (partition no longer owned, being revoked, or the consumer is stopping).
@@ -58,7 +81,8 @@ struct ConsumerState {
         partitions[topicPartition] = partition
         totalInFlight -= 1
         return (partition.paused && partition.tracker.inFlight <= limits.perPartition / 2)
-            || (pausedForTotal && totalInFlight <= limits.total / 2)
+            || (!waiting.isEmpty && totalInFlight < limits.total)
+            || (pausedForTotal && fetched <= limits.resumeAt)
             || (stopRequested && totalInFlight == 0)
     }
 
@@ -73,17 +97,30 @@ struct ConsumerState {
         return partition.generation == generation && !partition.revoking && !crashRequested
     }
 
+    /// Records in flight plus those waiting for a slot.
+    var fetched: Int { totalInFlight + waiting.count }
+
     struct Limits {
+        /// Records in flight at most.
         var total: Int
+        /// A partition with this many in flight stops fetching.
         var perPartition: Int
+
+        /// Every partition stops fetching when this many records are in flight or waiting: as many again as
+        /// the bound wait, so a burst of completions (a wave of slow model calls ending together) refills
+        /// every slot at once.
+        var pauseAt: Int { 2 * total }
+        /// … and fetches again when the waiting records are half used up, so the next fetch lands before
+        /// the rest are.
+        var resumeAt: Int { total + total / 2 }
     }
 
     /// Decides which partitions to pause and which to resume, with hysteresis: a partition pauses at its
-    /// bound and resumes at half of it, and likewise all of them for the total bound.
+    /// bound and resumes at half of it; all of them pause at `limits.pauseAt` and resume at `limits.resumeAt`.
     mutating func pauseResumeChanges(limits: Limits) -> (pause: [KafkaTopicPartition], resume: [KafkaTopicPartition]) {
-        if totalInFlight >= limits.total {
+        if fetched >= limits.pauseAt {
             pausedForTotal = true
-        } else if pausedForTotal && totalInFlight <= limits.total / 2 {
+        } else if pausedForTotal && fetched <= limits.resumeAt {
             pausedForTotal = false
         }
         var pause: [KafkaTopicPartition] = []
@@ -121,8 +158,11 @@ struct ConsumerState {
         }
     }
 
-    /// Forgets revoked partitions; their late completions will find no matching generation.
+    /// Forgets revoked partitions and their waiting records; their late completions will find no matching
+    /// generation.
     mutating func remove(_ revoked: [KafkaTopicPartition]) {
+        let revokedSet = Set(revoked)
+        waiting.removeAll { revokedSet.contains($0.topicPartition) }
         for topicPartition in revoked {
             if let partition = partitions.removeValue(forKey: topicPartition) {
                 totalInFlight -= partition.tracker.inFlight

@@ -11,10 +11,12 @@ import Synchronization
 /// each record in `ConsumerState` and passes it to a task group that runs the handler — one record at a time
 /// per lane of `configuration.ordering` (per key by default), so records of one entity take effect in
 /// offset order while different entities run concurrently. Finished child tasks are discarded at once
-/// (memory stays flat however many records pass). A partition whose
-/// in-flight bound is reached is paused (all partitions for the total bound) and resumed when half has
-/// drained; the poll loop keeps polling meanwhile, so `max.poll.interval.ms` is never exceeded by slow
-/// handlers. A handler that throws is retried with exponential backoff until it succeeds or its partition
+/// (memory stays flat however many records pass). At most `maxInFlight` records are in flight; records
+/// fetched beyond that wait in `ConsumerState.waiting` and start the moment a slot frees, so a wave of slow
+/// calls ending together refills every slot at once rather than after a fetch. A partition whose in-flight
+/// bound is reached is paused and resumed when half has drained; all partitions pause when as many records
+/// again as the total bound wait, and resume when half of those have started. The poll loop keeps polling
+/// meanwhile, so `max.poll.interval.ms` is never exceeded by slow handlers. A handler that throws is retried with exponential backoff until it succeeds or its partition
 /// is revoked: a record is never skipped, so a failing dependency (Postgres down) stalls commits instead
 /// of losing data. Handlers decide themselves when a record is a poison pill (send it to the DLQ, return).
 ///
@@ -80,6 +82,7 @@ public final class KafkaConsumer: Sendable {
                 thread.requestStop()
                 return
             }
+            handOut(state.withLock { $0.startWaiting(limits: limits) }, continuation)
             applyPauseResume(client)
             if clock.now >= nextCommit.withLock({ $0 }) {
                 commit(client, state.withLock { $0.takeCommittableOffsets() }, synchronously: false)
@@ -136,15 +139,26 @@ public final class KafkaConsumer: Sendable {
             return
         }
         let record = message.copyRecord()
-        let (generation, rewinds) = state.withLock { state in (state.start(record), state.offsetRewinds) }
-        guard let generation else { return }
-        if rewinds != offsetRewindsLogged.exchange(rewinds, ordering: .relaxed) {
+        metrics.consumed(topic: record.topic)
+        handOut(state.withLock { state in
+            state.receive(record)
+            return state.startWaiting(limits: limits)
+        }, continuation)
+        applyPauseResume(client)
+    }
+
+    /// Passes records registered as started to the handlers.
+    private func handOut(_ started: [(KafkaRecord, generation: UInt64)], _ continuation: AsyncStream<Delivery>.Continuation) {
+        guard !started.isEmpty else { return }
+        let rewinds = state.withLock { $0.offsetRewinds }
+        if rewinds != offsetRewindsLogged.exchange(rewinds, ordering: .relaxed), let record = started.last?.0 {
             logger.warning("offsets went backwards within an assignment (log truncated or position reset); tracking starts afresh",
                            metadata: ["topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)"])
         }
-        metrics.consumed(topic: record.topic)
-        continuation.yield(Delivery(record: record, generation: generation, receivedAt: .now))
-        applyPauseResume(client)
+        let now = ContinuousClock.now
+        for (record, generation) in started {
+            continuation.yield(Delivery(record: record, generation: generation, receivedAt: now))
+        }
     }
 
     private func applyPauseResume(_ client: RDKafkaClient) {
@@ -300,6 +314,7 @@ public final class KafkaConsumer: Sendable {
             return
         }
         applyPauseResume(client)  // stopRequested pauses every partition: nothing new is fetched
+        state.withLock { $0.waiting.removeAll() }  // never started: left for redelivery
         let deadline = ContinuousClock.now + (abandon ? .zero : configuration.shutdownTimeout)
         while state.withLock({ $0.totalInFlight }) > 0 && ContinuousClock.now < deadline {
             // Keep serving callbacks; a record fetched before the pause is dropped, never started.

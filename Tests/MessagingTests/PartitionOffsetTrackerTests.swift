@@ -50,7 +50,7 @@ struct PartitionOffsetTrackerTests {
         #expect(tracker.inFlight == 1)
     }
 
-    @Test("partitions pause at their bound, resume at half, and all pause at the total bound")
+    @Test("partitions pause at their bound, resume at half; beyond the total bound records wait and start as slots free; all pause when as many wait")
     func pauseHysteresis() {
         var state = ConsumerState()
         let limits = ConsumerState.Limits(total: 6, perPartition: 4)
@@ -74,13 +74,36 @@ struct PartitionOffsetTrackerTests {
         #expect(wakes, "at half the poll loop is woken")
         changes = state.pauseResumeChanges(limits: limits)
         #expect(changes.resume == [a])
-        // Total bound: 2 (a) + 4 (b) = 6 → everything pauses.
-        for offset in 0..<4 { _ = state.start(record(b, Int64(offset))) }
+        // Total bound: 2 (a) + 4 (b) = 6 in flight; what is fetched beyond waits for a slot.
+        for offset in 0..<4 { state.receive(record(b, Int64(offset))) }
+        let firstStarted = state.startWaiting(limits: limits).map(\.0.offset)
+        #expect(firstStarted == [0, 1, 2, 3])
+        for offset in 4..<10 { state.receive(record(b, Int64(offset))) }
+        let noneStarted = state.startWaiting(limits: limits)
+        #expect(noneStarted.isEmpty, "6 in flight: the rest wait")
+        #expect(state.totalInFlight == 6 && state.waiting.count == 6)
+        // 6 in flight + 6 waiting = twice the bound → everything pauses.
         changes = state.pauseResumeChanges(limits: limits)
         #expect(Set(changes.pause) == [a, b])
         // A completion from an earlier assignment (generation) changes nothing.
         let stale = state.finish(b, offset: 0, generation: 99, limits: limits)
         #expect(!stale)
         #expect(state.totalInFlight == 6)
+        // A freed slot wakes the poll loop and is taken by the oldest waiting record at once.
+        let slotFreed = state.finish(b, offset: 0, generation: 2, limits: limits)
+        #expect(slotFreed, "a slot freed while records wait")
+        let oldestStarted = state.startWaiting(limits: limits).map(\.0.offset)
+        #expect(oldestStarted == [4])
+        // Resume when half of the waiting ones have started: 6 + 3 fetched.
+        for offset in 1...2 {
+            _ = state.finish(b, offset: Int64(offset), generation: 2, limits: limits)
+            _ = state.startWaiting(limits: limits)
+        }
+        #expect(state.fetched == 9)
+        changes = state.pauseResumeChanges(limits: limits)
+        #expect(Set(changes.resume) == [a], "b is at its own bound of 4 in flight")
+        // Revoking b forgets its waiting records.
+        state.remove([b])
+        #expect(state.waiting.isEmpty && state.totalInFlight == 2)
     }
 }
