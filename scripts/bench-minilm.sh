@@ -1,15 +1,42 @@
 #!/usr/bin/env bash
-# Builds minilm-bench in release mode and runs it: batch-1 latency, throughput and peak RSS of the
-# in-process all-MiniLM-L6-v2 embedder, printed next to the PyTorch reference figures.
-# Extra arguments go to the benchmark (e.g. --threads 2 --texts 512 --latency-runs 300).
+# The in-process all-MiniLM-L6-v2 (Swift + OpenBLAS, minilm-bench) beside its peers, measured in the same run,
+# alternating: ONNX Runtime on the exported graph and on the transformer-optimized graph, and PyTorch
+# sentence-transformers, all in process with the same thread count on the same texts (minilm-bench writes them):
+# batch-1 latency of a 13-token query (median, p99), batch-32 throughput of 512 texts of ~200 and of ~40 words.
+# Prints one table with every engine's figures and the Swift/peer ratios, then issue 13's goals — batch-1
+# latency ≤ 0.80× and throughput ≥ 1.20× the faster ONNX Runtime graph — as met or with the distance left.
+# Before that, minilm-bench alone prints its golden check and peak RSS. On a CPU with AVX-512 it also runs
+# minilm-bench with OpenBLAS's AVX-512 kernels, for information (BENCH_MINILM_AVX512_BLAS=0 skips it).
+#
+# Needs make bench's Python packages in .data/venv and the ONNX export (bench/minilm-peers/export.py).
+# Tunables: BENCH_MINILM_THREADS (2), BENCH_MINILM_TEXTS (512), BENCH_MINILM_LATENCY_RUNS (300),
+# BENCH_MINILM_ROUNDS (3; each engine's figure is the median over the rounds), BENCH_SKIP_BUILD=1.
 # Runs from the repository root so that the default model directory and golden file resolve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ ! -f "${RAG_MINILM_MODEL_DIR:-.data/models/all-MiniLM-L6-v2}/model.safetensors" ]]; then
+model_dir="${RAG_MINILM_MODEL_DIR:-.data/models/all-MiniLM-L6-v2}"
+if [[ ! -f "$model_dir/model.safetensors" ]]; then
   echo "bench-minilm: model not found; run 'make deps' (or set RAG_MINILM_MODEL_DIR)" >&2
   exit 1
 fi
+python=.data/venv/bin/python3
+if ! "$python" -c 'import onnxruntime, torch, sentence_transformers, tokenizers' 2>/dev/null; then
+  echo "bench-minilm: the peers' Python packages are missing; run 'make bench' (it installs them)" >&2
+  exit 1
+fi
+"$python" bench/minilm-peers/export.py "$model_dir"
 
-swift build -c release --product minilm-bench
-exec "$(swift build -c release --show-bin-path)/minilm-bench" "$@"
+[[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] || swift build -c release --product minilm-bench
+bench="$(swift build -c release --show-bin-path)/minilm-bench"
+threads="${BENCH_MINILM_THREADS:-2}"
+texts="${BENCH_MINILM_TEXTS:-512}"
+runs="${BENCH_MINILM_LATENCY_RUNS:-300}"
+
+"$bench" --threads "$threads" --texts 32 --latency-runs 50 --model-dir "$model_dir" | grep -E '^(model|BLAS|golden)|peak RSS'
+echo
+
+extra=()
+if grep -qw avx512f /proc/cpuinfo && [[ "${BENCH_MINILM_AVX512_BLAS:-1}" != 0 ]]; then extra+=(--openblas-avx512); fi
+exec "$python" bench/minilm-peers/compare.py --swift-bench "$bench" --model-dir "$model_dir" --threads "$threads" \
+  --texts "$texts" --latency-runs "$runs" --rounds "${BENCH_MINILM_ROUNDS:-3}" "${extra[@]}"

@@ -1,7 +1,12 @@
-// minilm-bench: speed of the in-process all-MiniLM-L6-v2 embedder next to the PyTorch reference
-// figures of ../shared/testdata/README.md. Build in release: scripts/bench-minilm.sh.
+// minilm-bench: speed of the in-process all-MiniLM-L6-v2 embedder — batch-1 latency of one query and
+// batch-32 throughput of synthetic ~200- and ~40-word texts (seeded, the same on every run). Build in
+// release: scripts/bench-minilm.sh, which runs it beside ONNX Runtime and PyTorch
+// (bench/minilm-peers/compare.py) and prints the ratios.
 //
 // Usage: minilm-bench [--threads N] [--model-dir DIR] [--latency-runs N] [--texts N]
+//                     [--case all|latency|long|short] [--write-texts FILE]
+//   --case latency|long|short  runs only that case (no golden check) and prints one `result {json}` line
+//   --write-texts FILE         writes the query and both text sets as JSON (for the peers) and exits
 import Foundation
 import MiniLM
 
@@ -11,6 +16,8 @@ var threads = 2
 var modelDirectory = MiniLMEmbedder.resolveModelDirectory()
 var latencyRuns = 300
 var textCount = 512
+var benchCase = "all"
+var textsFile: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let option = arguments.popFirst() {
     guard let value = arguments.popFirst() else {
@@ -22,6 +29,8 @@ while let option = arguments.popFirst() {
     case "--model-dir": modelDirectory = value
     case "--latency-runs": latencyRuns = Int(value) ?? latencyRuns
     case "--texts": textCount = Int(value) ?? textCount
+    case "--case": benchCase = value
+    case "--write-texts": textsFile = value
     default:
         FileHandle.standardError.write(Data("unknown option \(option)\n".utf8))
         exit(2)
@@ -105,14 +114,36 @@ func peakResidentMiB() -> Double {
 
 func format(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 
+// MARK: - Inputs
+
+let query = "What is the best way to learn Spanish quickly online?"
+let longTexts = syntheticTexts(count: textCount, words: 200, seed: 200)
+let shortTexts = syntheticTexts(count: textCount, words: 40, seed: 40)
+
+if let textsFile {
+    let inputs: [String: Any] = ["query": query, "long": longTexts, "short": shortTexts]
+    let data = try JSONSerialization.data(withJSONObject: inputs)
+    guard FileManager.default.createFile(atPath: textsFile, contents: data) else {
+        FileHandle.standardError.write(Data("minilm-bench: cannot write \(textsFile)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+guard ["all", "latency", "long", "short"].contains(benchCase) else {
+    FileHandle.standardError.write(Data("minilm-bench: --case must be all, latency, long or short\n".utf8))
+    exit(2)
+}
+
 // MARK: - Run
 
 let embedder: MiniLMEmbedder
 do {
     let start = now()
     embedder = try MiniLMEmbedder(modelDirectory: modelDirectory, threads: threads)
-    print("model \(MiniLMEmbedder.modelName) from \(modelDirectory), loaded in \(format((now() - start) * 1000)) ms, \(threads) threads")
-    print("BLAS: \(MiniLMEmbedder.blasDescription)")
+    if benchCase == "all" {
+        print("model \(MiniLMEmbedder.modelName) from \(modelDirectory), loaded in \(format((now() - start) * 1000)) ms, \(threads) threads")
+        print("BLAS: \(MiniLMEmbedder.blasDescription)")
+    }
 } catch {
     FileHandle.standardError.write(Data("minilm-bench: \(error)\n".utf8))
     exit(1)
@@ -130,63 +161,83 @@ struct Golden: Decodable {
 }
 
 let goldenPath = ProcessInfo.processInfo.environment["RAG_MINILM_GOLDEN"] ?? "Tests/MiniLMTests/Golden/minilm-golden.json"
-if let data = FileManager.default.contents(atPath: goldenPath), let golden = try? JSONDecoder().decode(Golden.self, from: data) {
-    let vectors = try embedder.embed(golden.items.map(\.text))
-    var sameIDs = 0
-    var maxDifference: Float = 0
-    var minCosine: Float = 1
-    for (item, vector) in zip(golden.items, vectors) {
-        if embedder.tokenize(item.text) == item.input_ids { sameIDs += 1 }
-        maxDifference = max(maxDifference, zip(item.embedding, vector).map { abs($0 - $1) }.max() ?? .infinity)
-        minCosine = min(minCosine, zip(item.embedding, vector).map { $0 * $1 }.reduce(0, +))
+if benchCase == "all" {
+    if let data = FileManager.default.contents(atPath: goldenPath), let golden = try? JSONDecoder().decode(Golden.self, from: data) {
+        let vectors = try embedder.embed(golden.items.map(\.text))
+        var sameIDs = 0
+        var maxDifference: Float = 0
+        var minCosine: Float = 1
+        for (item, vector) in zip(golden.items, vectors) {
+            if embedder.tokenize(item.text) == item.input_ids { sameIDs += 1 }
+            maxDifference = max(maxDifference, zip(item.embedding, vector).map { abs($0 - $1) }.max() ?? .infinity)
+            minCosine = min(minCosine, zip(item.embedding, vector).map { $0 * $1 }.reduce(0, +))
+        }
+        print("golden check (\(goldenPath)): input_ids identical \(sameIDs)/\(golden.items.count), max |Δ| \(maxDifference), min cosine \(minCosine)")
+    } else {
+        print("golden check skipped: \(goldenPath) not readable")
     }
-    print("golden check (\(goldenPath)): input_ids identical \(sameIDs)/\(golden.items.count), max |Δ| \(maxDifference), min cosine \(minCosine)")
-} else {
-    print("golden check skipped: \(goldenPath) not readable")
 }
 
-let query = "What is the best way to learn Spanish quickly online?"
-print("batch-1 query: \(embedder.tokenize(query).count) tokens")
-for _ in 0..<30 { _ = try embedder.embed(query) }
-var latencies: [Double] = []
-for _ in 0..<latencyRuns {
-    let start = now()
-    _ = try embedder.embed(query)
-    latencies.append((now() - start) * 1000)
+/// Median and p99 of `latencyRuns` single-text calls after 30 warm-up calls, and the mean CPU time
+/// (all threads) per call, in ms.
+@MainActor func latency() throws -> (median: Double, p99: Double, cpu: Double) {
+    for _ in 0..<30 { _ = try embedder.embed(query) }
+    var latencies: [Double] = []
+    let startCPU = cpuSeconds()
+    for _ in 0..<latencyRuns {
+        let start = now()
+        _ = try embedder.embed(query)
+        latencies.append((now() - start) * 1000)
+    }
+    let cpu = (cpuSeconds() - startCPU) * 1000 / Double(latencyRuns)
+    latencies.sort()
+    return (percentile(latencies, 0.5), percentile(latencies, 0.99), cpu)
 }
-latencies.sort()
-let median = percentile(latencies, 0.5), p99 = percentile(latencies, 0.99)
 
-@MainActor func throughput(words: Int, seed: UInt64) throws -> (textsPerSecond: Double, textsPerCPUSecond: Double, meanTokens: Double) {
-    let texts = syntheticTexts(count: textCount, words: words, seed: seed)
+/// All of `texts` in batches of 32, after a one-batch warm-up.
+@MainActor func throughput(_ texts: [String]) throws -> (textsPerSecond: Double, textsPerCPUSecond: Double, meanTokens: Double) {
     let meanTokens = Double(texts.reduce(0) { $0 + embedder.tokenize($1).count }) / Double(texts.count)
     _ = try embedder.embed(Array(texts.prefix(32)), batchSize: 32)  // warm-up
     let start = now(), startCPU = cpuSeconds()
     _ = try embedder.embed(texts, batchSize: 32)
     return (Double(texts.count) / (now() - start), Double(texts.count) / (cpuSeconds() - startCPU), meanTokens)
 }
-let long = try throughput(words: 200, seed: 200)
-let short = try throughput(words: 40, seed: 40)
-let rss = peakResidentMiB()
 
-func row(_ label: String, _ value: String, _ reference: String, _ ratio: String, _ goal: String) {
-    func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
-    print("\(pad(label, 58)) | \(pad(value, 14)) | \(pad(reference, 11)) | \(pad(ratio, 6)) | \(goal)")
+/// One machine-readable line for bench/minilm-peers/compare.py.
+func printResult(_ fields: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+    print("result " + String(decoding: data, as: UTF8.self))
 }
-print("")
-row("case (\(threads) threads)", "Swift+OpenBLAS", "PyTorch ref", "ratio", "goal")
-row(String(repeating: "-", count: 58), String(repeating: "-", count: 14), String(repeating: "-", count: 11), "------", "--------")
-row("batch-1 latency, median (ms)", format(median, 2), "17", format(median / 17, 2) + "x", "<= 0.80x")
-row("batch-1 latency, p99 (ms)", format(p99, 2), "31", format(p99 / 31, 2) + "x", "")
-row("\(textCount) texts ~200 words (\(format(long.meanTokens)) tokens), batch 32 (texts/s)", format(long.textsPerSecond), "15.7",
-    format(long.textsPerSecond / 15.7, 2) + "x", ">= 1.20x")
-row("\(textCount) texts ~40 words (\(format(short.meanTokens)) tokens), batch 32 (texts/s)", format(short.textsPerSecond), "65.4",
-    format(short.textsPerSecond / 65.4, 2) + "x", ">= 1.20x")
-row("peak RSS, VmHWM (MiB)", format(rss), "", "", "")
-print("")
-print("texts per CPU-second (insensitive to other load): ~200 words \(format(long.textsPerCPUSecond)), ~40 words \(format(short.textsPerCPUSecond))")
-if MiniLMEmbedder.blasDescription.hasSuffix("(kernels: Haswell)"),
-   let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8), cpuinfo.contains(" avx512f") {
-    print("note: this CPU has AVX-512 but OpenBLAS chose its AVX2 kernels; OPENBLAS_CORETYPE=SkylakeX selects the AVX-512 ones")
+
+switch benchCase {
+case "latency":
+    let (median, p99, cpu) = try latency()
+    try printResult(["case": "latency", "median_ms": median, "p99_ms": p99, "cpu_ms": cpu, "tokens": embedder.tokenize(query).count])
+case "long", "short":
+    let result = try throughput(benchCase == "long" ? longTexts : shortTexts)
+    try printResult([
+        "case": benchCase, "texts_per_s": result.textsPerSecond, "texts_per_cpu_s": result.textsPerCPUSecond,
+        "mean_tokens": result.meanTokens,
+    ])
+default:
+    print("batch-1 query: \(embedder.tokenize(query).count) tokens")
+    let (median, p99, _) = try latency()
+    let long = try throughput(longTexts)
+    let short = try throughput(shortTexts)
+    let rss = peakResidentMiB()
+    func row(_ label: String, _ value: String) {
+        print(label.padding(toLength: max(58, label.count), withPad: " ", startingAt: 0) + " | " + value)
+    }
+    print("")
+    row("case (\(threads) threads)", "Swift+OpenBLAS")
+    row(String(repeating: "-", count: 58), String(repeating: "-", count: 14))
+    row("batch-1 latency, median (ms)", format(median, 2))
+    row("batch-1 latency, p99 (ms)", format(p99, 2))
+    row("\(textCount) texts ~200 words (\(format(long.meanTokens)) tokens), batch 32 (texts/s)", format(long.textsPerSecond))
+    row("\(textCount) texts ~40 words (\(format(short.meanTokens)) tokens), batch 32 (texts/s)", format(short.textsPerSecond))
+    row("peak RSS, VmHWM (MiB)", format(rss))
+    print("")
+    print("texts per CPU-second (insensitive to other load): ~200 words \(format(long.textsPerCPUSecond)), ~40 words \(format(short.textsPerCPUSecond))")
+    print("ONNX Runtime and PyTorch on the same texts, alternating with this: scripts/bench-minilm.sh")
 }
 fflush(nil)
