@@ -67,7 +67,12 @@ let package = Package(
             ],
             path: "Shared/ModelClients"
         ),
-        .target(name: "MiniLM", dependencies: ["CBLAS"], path: "Shared/MiniLM"),
+        // The encoder's kernels are SIMD code for x86-64-v3 (AVX2 + FMA, never AVX-512), optimised in debug builds
+        // too: unoptimised SIMD types are a function call per lane, which would make the MiniLM tests crawl.
+        .target(
+            name: "MiniLM", dependencies: ["CBLAS"], path: "Shared/MiniLM",
+            swiftSettings: [.unsafeFlags(["-O", "-Xcc", "-march=x86-64-v3"])]
+        ),
         .target(
             name: "Auth",
             dependencies: [

@@ -245,12 +245,21 @@ final class BertEncoder: @unchecked Sendable {
         for column in 0..<width { output[column] *= inverseNorm }
     }
 
-    /// Row-major `c = alpha · a · bᵀ` with `a` `rows × depth` and `b` `columns × depth`.
+    /// Up to this many rows, ``sgemmTransposed`` uses ``MathKernels/multiplyTransposed`` instead of OpenBLAS.
+    static let fewRows = 24
+
+    /// Row-major `c = alpha · a · bᵀ` with `a` `rows × depth` and `b` `columns × depth`: OpenBLAS, or for
+    /// at most ``fewRows`` rows the kernel that reads `b` once without packing it.
     @inline(__always)
     private static func sgemmTransposed(
         rows: Int, columns: Int, depth: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        if rows <= fewRows, depth % 8 == 0 {
+            MathKernels.multiplyTransposed(
+                rows: rows, columns: columns, depth: depth, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(depth), alpha, a, Int32(lda),
             b, Int32(ldb), 0, c, Int32(ldc))
