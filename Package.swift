@@ -76,8 +76,9 @@ let package = Package(
         .target(
             name: "Auth",
             dependencies: [
-                "ModelClients", "WorkerRuntime",
+                "ModelClients", "WorkerRuntime", "Schemas",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

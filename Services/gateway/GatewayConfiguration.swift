@@ -83,6 +83,8 @@ struct GatewayConfiguration: WorkerConfiguration {
         tokens.tenantClaim = reader.read(.string("RAG_JWT_TENANT_CLAIM", default: "tenant", summary: "Claim holding the tenant."))
         tokens.jwksRefreshInterval = reader.read(.duration("RAG_JWT_JWKS_REFRESH", default: .seconds(300), range: .seconds(10) ... .seconds(86400),
                                                            summary: "How often JWKS sources are re-read."))
+        tokens.cacheCapacity = reader.read(.integer("RAG_JWT_CACHE_SIZE", default: 10_000, range: 0 ... 10_000_000,
+                                                    summary: "Verified tokens remembered until their exp (emptied when JWKS keys reload); 0 verifies every request's token in full."))
         tokens.policy = reader.read(.tierVisibilities)
         developmentSigningKeyFile = optional("RAG_GATEWAY_DEV_SIGNING_KEY_FILE",
                                              "Private key that signs POST /dev/token for the browser UI (development only, loopback RAG_HTTP_HOST only); unset disables it.")

@@ -9,6 +9,11 @@ public import Logging
 /// is the token's `alg` (no algorithm confusion: an HS256 token is never checked against an RSA key); the
 /// signature verifies; `exp` (required) and `nbf` hold within the leeway; `iss` and `aud` match when
 /// configured; `sub` names the user; the tier claim names a tier of the policy.
+///
+/// The header is read on the token's bytes and the claims with the byte parser of `Schemas` (not
+/// Foundation's `JSONDecoder`). With `Configuration.cacheCapacity` above 0 a token verified once is
+/// answered from a `VerifiedTokenCache` until its `exp`; the cache is emptied whenever the JWKS keys are
+/// reloaded and is not consulted once a periodic JWKS refresh is due (the next verification does it).
 public final class TokenVerifier: Sendable {
     public struct Configuration: Sendable {
         public var keys: [KeySource]
@@ -27,6 +32,8 @@ public final class TokenVerifier: Sendable {
         public var jwksRefreshInterval: Duration = .seconds(300)
         /// The least time between two re-reads caused by unknown kids.
         public var jwksMinimumRefetchInterval: Duration = .seconds(10)
+        /// Verified tokens remembered (`VerifiedTokenCache`); 0 verifies every token in full.
+        public var cacheCapacity = 0
 
         public init(keys: [KeySource]) {
             self.keys = keys
@@ -38,6 +45,8 @@ public final class TokenVerifier: Sendable {
     public let configuration: Configuration
     private let keyRing: KeyRing
     private let now: @Sendable () -> Date
+    /// Nil when `cacheCapacity` is 0.
+    private let cache: VerifiedTokenCache?
 
     /// Loads every key; throws `KeyLoadingError` naming the source that cannot be used.
     public init(
@@ -48,34 +57,55 @@ public final class TokenVerifier: Sendable {
     ) async throws {
         self.configuration = configuration
         self.now = now
+        let cache = configuration.cacheCapacity > 0 ? VerifiedTokenCache(capacity: configuration.cacheCapacity) : nil
+        self.cache = cache
         self.keyRing = KeyRing(
             sources: configuration.keys,
             fetch: fetchJWKS,
             refreshInterval: configuration.jwksRefreshInterval,
             minimumRefetchInterval: configuration.jwksMinimumRefetchInterval,
-            logger: logger
+            logger: logger,
+            keysReloaded: { cache?.removeAll() }
         )
         try await keyRing.load()
     }
 
+    /// Hits, misses and entries of the verified-token cache; nil when it is off.
+    public var cacheStatistics: VerifiedTokenCache.Statistics? { cache?.statistics }
+
     public func verify(bearer token: String) async throws(AuthError) -> Identity {
-        let header = try Self.header(of: token)
+        guard let compact = CompactToken(token) else { throw Self.notCompact }
+        // The cache is read only while the keys are current: once a JWKS refresh is due, the key ring
+        // (below) refreshes first, which empties the cache.
+        var cacheEntry: (key: VerifiedTokenCache.Key, generation: UInt64)?
+        if let cache, !keyRing.refreshIsDue {
+            let generation = cache.generation  // before any key is looked up
+            let key = VerifiedTokenCache.key(of: compact.bytes)
+            if let identity = cache.identity(for: key, now: now().timeIntervalSince1970) { return identity }
+            cacheEntry = (key, generation)
+        }
+        guard let header = compact.header() else { throw Self.notCompact }
         guard let alg = header.alg, Self.supportedAlgorithms.contains(alg) else {
             throw .unauthenticated("algorithm_not_allowed", "alg \(header.alg.map { "\"\($0)\"" } ?? "missing") is not accepted; use HS256, RS256, ES256 or EdDSA")
         }
-        let key = try await keyRing.key(for: header.kid)
+        let key: VerificationKey
+        if let current = keyRing.currentKey(for: header.kid) { key = current } else { key = try await keyRing.key(for: header.kid) }
         guard key.algorithm == alg else {
             throw .unauthenticated("algorithm_not_allowed", "alg \(alg) does not match the \(key.algorithm) key that verifies this token")
         }
         let claims: ClaimSet
         do {
-            claims = try await key.collection.verify(token, as: ClaimSet.self)
+            claims = try await key.collection.verify(compact.bytes, as: ClaimSet.self)
         } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
             throw .unauthenticated("invalid_signature", "the token's signature does not verify")
         } catch {
             throw .unauthenticated("malformed_token", "the token cannot be decoded")
         }
-        return try identity(from: claims)
+        let identity = try identity(from: claims)
+        if let cache, let cacheEntry, let exp = claims["exp"]?.numberValue {
+            cache.insert(cacheEntry.key, identity: identity, expiresAt: exp, now: now().timeIntervalSince1970, generation: cacheEntry.generation)
+        }
+        return identity
     }
 
     func identity(from claims: ClaimSet) throws(AuthError) -> Identity {
@@ -132,27 +162,6 @@ public final class TokenVerifier: Sendable {
         return Identity(userID: subject, tier: tier, tenant: tenant, scopes: scopes)
     }
 
-    private struct Header: Decodable {
-        var alg: String?
-        var kid: String?
-    }
-
-    private static func header(of token: String) throws(AuthError) -> Header {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let data = Data(base64URLEncoded: parts[0]),
-            let header = try? JSONDecoder().decode(Header.self, from: data)
-        else {
-            throw .unauthenticated("malformed_token", "the token is not a JWS compact serialisation (header.payload.signature)")
-        }
-        return header
-    }
-}
-
-extension Data {
-    /// Decodes base64url without padding (RFC 7515 §2).
-    init?(base64URLEncoded text: Substring) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        self.init(base64Encoded: base64)
-    }
+    private static let notCompact = AuthError.unauthenticated(
+        "malformed_token", "the token is not a JWS compact serialisation (header.payload.signature)")
 }

@@ -1,6 +1,7 @@
 import Foundation
 import JWTKit
 public import Logging
+import Synchronization
 
 /// Where the gateway's verification keys come from (SPEC §4). Several may be combined.
 public enum KeySource: Sendable, Hashable, CustomStringConvertible {
@@ -59,6 +60,9 @@ public typealias JWKSFetcher = @Sendable (_ url: String) async throws -> [UInt8]
 
 /// Every verification key, found by `kid`; JWKS sources are refreshed periodically and when a token names
 /// a `kid` not seen yet (at most once per `minimumRefetchInterval`, so garbage kids cannot flood the issuer).
+///
+/// The keys in use are also published behind a lock (`currentKey(for:)`, `refreshIsDue`), so verifying a
+/// token with a known kid does not hop onto the actor; only refreshes and unknown kids do.
 actor KeyRing {
     private let sources: [KeySource]
     private let fetch: JWKSFetcher
@@ -66,17 +70,50 @@ actor KeyRing {
     private let minimumRefetchInterval: Duration
     private let logger: Logger
     private let clock = ContinuousClock()
+    /// Called after every load of the JWKS sources (the keys may have changed: rotation).
+    private let keysReloaded: @Sendable () -> Void
 
-    private var staticKeys: [VerificationKey] = []
-    private var jwksKeys: [VerificationKey] = []
-    private var lastJWKSLoad: ContinuousClock.Instant?
+    private var staticKeys: [VerificationKey] = [] { didSet { publish() } }
+    private var jwksKeys: [VerificationKey] = [] { didSet { publish() } }
+    private var lastJWKSLoad: ContinuousClock.Instant? { didSet { publish() } }
 
-    init(sources: [KeySource], fetch: @escaping JWKSFetcher, refreshInterval: Duration, minimumRefetchInterval: Duration, logger: Logger) {
+    /// The keys in use and when the next periodic JWKS refresh is due (nil: no JWKS source, never).
+    private struct Published {
+        var keys: [VerificationKey] = []
+        var refreshDue: ContinuousClock.Instant?
+    }
+    private nonisolated let published = Mutex(Published())
+
+    init(sources: [KeySource], fetch: @escaping JWKSFetcher, refreshInterval: Duration, minimumRefetchInterval: Duration, logger: Logger,
+         keysReloaded: @escaping @Sendable () -> Void = {}) {
         self.sources = sources
         self.fetch = fetch
         self.refreshInterval = refreshInterval
         self.minimumRefetchInterval = minimumRefetchInterval
         self.logger = logger
+        self.keysReloaded = keysReloaded
+    }
+
+    private func publish() {
+        let keys = staticKeys + jwksKeys
+        let refreshDue = sources.contains(where: \.isJWKS) ? lastJWKSLoad.map { $0 + refreshInterval } : nil
+        published.withLock { $0 = Published(keys: keys, refreshDue: refreshDue) }
+    }
+
+    /// Whether a periodic JWKS refresh is due; until `key(for:)` has done it, the keys may be stale.
+    nonisolated var refreshIsDue: Bool {
+        guard let due = published.withLock({ $0.refreshDue }) else { return false }
+        return ContinuousClock.now > due
+    }
+
+    /// The key for `kid` among the keys in use, without touching the actor; nil when a refresh is due or
+    /// the kid is unknown (then `key(for:)` decides: refresh, or an error).
+    nonisolated func currentKey(for kid: String?) -> VerificationKey? {
+        published.withLock { published -> VerificationKey? in
+            if let due = published.refreshDue, ContinuousClock.now > due { return nil }
+            if let kid { return published.keys.first { $0.kid == kid } }
+            return published.keys.count == 1 ? published.keys[0] : nil
+        }
     }
 
     /// Loads every source; any failure here is a start-up error.
@@ -88,6 +125,7 @@ actor KeyRing {
         staticKeys = keys
         jwksKeys = try await loadJWKS()
         lastJWKSLoad = clock.now
+        keysReloaded()
         guard !(staticKeys + jwksKeys).isEmpty else {
             throw KeyLoadingError(source: sources.map(\.description).joined(separator: ", "), reason: "no verification key configured")
         }
@@ -121,6 +159,7 @@ actor KeyRing {
         lastJWKSLoad = clock.now
         do {
             jwksKeys = try await loadJWKS()
+            keysReloaded()
             logger.info("reloaded JWKS", metadata: ["reason": "\(reason)", "keys": "\(jwksKeys.count)"])
         } catch {
             logger.warning("JWKS refresh failed; keeping the keys loaded before", metadata: ["error": "\(error)"])
@@ -188,7 +227,7 @@ actor KeyRing {
                 skip("uses \(algorithm); supported: RS256, ES256, EdDSA")
                 continue
             }
-            let collection = JWTKeyCollection()
+            let collection = JWTKeyCollection(defaultJWTParser: ClaimsJSONDecoder.parser)
             do { try await collection.add(jwk: jwk) } catch {
                 skip("the key does not load: \(error)")
                 continue
@@ -199,28 +238,29 @@ actor KeyRing {
     }
 
     private static func loadStatic(_ source: KeySource) async throws(KeyLoadingError) -> VerificationKey {
-        let collection = JWTKeyCollection()
+        let collection = JWTKeyCollection(defaultJWTParser: ClaimsJSONDecoder.parser)
+        let parser = ClaimsJSONDecoder.parser
         switch source {
         case .sharedSecret(let secret, let kid):
             guard secret.utf8.count >= 32 else {
                 throw KeyLoadingError(source: source.description, reason: "an HS256 secret needs at least 32 bytes")
             }
-            await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+            await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, parser: parser)
             return VerificationKey(kid: kid, algorithm: "HS256", collection: collection)
         case .publicKeyFile(let path, let kid):
             guard let data = FileManager.default.contents(atPath: path), let pem = String(data: data, encoding: .utf8) else {
                 throw KeyLoadingError(source: source.description, reason: "file not found or unreadable")
             }
             if let key = try? Insecure.RSA.PublicKey(pem: pem) {
-                await collection.add(rsa: key, digestAlgorithm: .sha256)
+                await collection.add(rsa: key, digestAlgorithm: .sha256, parser: parser)
                 return VerificationKey(kid: kid, algorithm: "RS256", collection: collection)
             }
             if let key = try? ES256PublicKey(pem: pem) {
-                await collection.add(ecdsa: key)
+                await collection.add(ecdsa: key, parser: parser)
                 return VerificationKey(kid: kid, algorithm: "ES256", collection: collection)
             }
             if let key = try? EdDSA.PublicKey(pem: pem) {
-                await collection.add(eddsa: key)
+                await collection.add(eddsa: key, parser: parser)
                 return VerificationKey(kid: kid, algorithm: "EdDSA", collection: collection)
             }
             throw KeyLoadingError(source: source.description, reason: "not an RSA, EC P-256 or Ed25519 public key in PEM")
