@@ -8,7 +8,7 @@ struct GatewayRequestContext: RequestContext {
     /// The caller, from the verified JWT only; nil on public routes.
     var identity: Identity?
     /// `request-id`: the client's `X-Request-Id` when it sent a sane one, else a new UUID.
-    var requestID: String = UUID().uuidString.lowercased()
+    var requestID: String = RandomIDs.uuid()
 
     init(source: Source) {
         coreContext = .init(source: source)

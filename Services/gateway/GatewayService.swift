@@ -125,7 +125,7 @@ struct GatewayAPI: Sendable {
 
         let tenant = identity.tenant
         let idempotencyKey = request.headers[.idempotencyKey]
-        var queryID = UUID().uuidString.lowercased()
+        var queryID = RandomIDs.uuid()
         if let idempotencyKey {
             guard !idempotencyKey.isEmpty, idempotencyKey.unicodeScalars.count <= Self.maxIdempotencyKeyLength else {
                 throw Problem(status: .badRequest, code: "invalid_idempotency_key",
