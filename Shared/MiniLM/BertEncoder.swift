@@ -191,6 +191,9 @@ final class BertEncoder: @unchecked Sendable {
         let scale = 1 / Float(headSize).squareRoot()
         let qkv = workspace.queryKeyValue.pointer
         let context = workspace.context.pointer
+        // A query's few tokens take less time than handing half of the heads to another thread.
+        let squares = sequences.reduce(0) { $0 + $1.count * $1.count }
+        let executor = squares <= Self.inlineAttentionSquares ? ParallelExecutor(workers: 1) : executor
         executor.forEachRange(sequences.count * heads) { worker, tasks in
             let scores = workspace.scores[worker].pointer
             let inverseSums = workspace.rowScales[worker].pointer
@@ -244,6 +247,9 @@ final class BertEncoder: @unchecked Sendable {
         let inverseNorm = 1 / max(squares.squareRoot(), 1e-12)
         for column in 0..<width { output[column] *= inverseNorm }
     }
+
+    /// Attention runs on the calling thread alone when the sequences' squared lengths add up to at most this.
+    static let inlineAttentionSquares = 32 * 32
 
     /// Up to this many rows, ``sgemmTransposed`` uses ``MathKernels/multiplyTransposed`` instead of OpenBLAS.
     static let fewRows = 24

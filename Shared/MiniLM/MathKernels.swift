@@ -208,8 +208,8 @@ enum MathKernels {
     /// For a handful of tokens a product is bound by reading the weights, and OpenBLAS would first copy
     /// them into its packed layout on every call. Here every weight row is read once, straight from the
     /// model file: tiles of 4 weight rows × 2 rows of `a`, eight dot products accumulated in eight lanes
-    /// each (13 of the 16 AVX2 registers, none spilled) and summed at the end. A tile's missing rows and
-    /// columns repeat its last one and are not stored. The product is bound by memory, not arithmetic:
+    /// each (13 of the 16 AVX2 registers, none spilled) and summed at the end; an odd last row runs alone.
+    /// A tile's missing columns repeat its last one and are not stored. The product is bound by memory, not arithmetic:
     /// prefetching the next tile while the current one is first read cut a 13-token query by a quarter.
     static func multiplyTransposed(
         rows: Int, columns: Int, depth: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
@@ -225,10 +225,10 @@ enum MathKernels {
             // While the first rows run, the next tile's weights (contiguous when ldb == depth) are prefetched.
             let next = b + (column + 4) * ldb
             let prefetch = ldb == depth && column + 8 <= columns
+            let tileColumns = min(4, columns - column)
             var row = 0
-            while row < rows {
-                let a0 = a + row * lda
-                let a1 = a + min(row + 1, rows - 1) * lda
+            while row + 1 < rows {
+                let a0 = a + row * lda, a1 = a0 + lda
                 var s00 = Vector(), s01 = Vector(), s02 = Vector(), s03 = Vector()
                 var s10 = Vector(), s11 = Vector(), s12 = Vector(), s13 = Vector()
                 for k in Swift.stride(from: 0, to: depth, by: 8) {
@@ -244,10 +244,24 @@ enum MathKernels {
                     s10 = s10.addingProduct(x1, w0); s11 = s11.addingProduct(x1, w1)
                     s12 = s12.addingProduct(x1, w2); s13 = s13.addingProduct(x1, w3)
                 }
-                let tileColumns = min(4, columns - column), line = c + row * ldc + column
+                let line = c + row * ldc + column
                 storeSums(s00, s01, s02, s03, count: tileColumns, alpha: alpha, into: line)
-                if row + 1 < rows { storeSums(s10, s11, s12, s13, count: tileColumns, alpha: alpha, into: line + ldc) }
+                storeSums(s10, s11, s12, s13, count: tileColumns, alpha: alpha, into: line + ldc)
                 row += 2
+            }
+            if row < rows {  // an odd last row (or a single one: prefetch here too)
+                let a0 = a + row * lda
+                var s00 = Vector(), s01 = Vector(), s02 = Vector(), s03 = Vector()
+                for k in Swift.stride(from: 0, to: depth, by: 8) {
+                    if row == 0, prefetch {
+                        rag_prefetch(next + 4 * k)
+                        rag_prefetch(next + 4 * k + 16)
+                    }
+                    let x0 = load(a0 + k)
+                    s00 = s00.addingProduct(x0, load(b0 + k)); s01 = s01.addingProduct(x0, load(b1 + k))
+                    s02 = s02.addingProduct(x0, load(b2 + k)); s03 = s03.addingProduct(x0, load(b3 + k))
+                }
+                storeSums(s00, s01, s02, s03, count: tileColumns, alpha: alpha, into: c + row * ldc + column)
             }
             column += 4
         }
