@@ -3,8 +3,9 @@ import Foundation
 import Synchronization
 
 /// all-MiniLM-L6-v2 sentence embeddings computed in-process: WordPiece tokenizer, 6-layer BERT encoder
-/// (matrix products through OpenBLAS `cblas_sgemm`), mean pooling and L2 normalisation. Vectors match
-/// the sentence-transformers reference (`model.encode`) to about 1e-6.
+/// (matrix products through OpenBLAS `cblas_sgemm`, those of a query's few tokens through an AVX2 kernel
+/// of its own), mean pooling and L2 normalisation. Vectors match the sentence-transformers reference
+/// (`model.encode`) to about 1e-6.
 ///
 /// Model files come from a directory holding `model.safetensors`, `tokenizer.json`, `config.json` and
 /// `1_Pooling/config.json` (optionally `sentence_bert_config.json`); see ``resolveModelDirectory(environment:)``.
