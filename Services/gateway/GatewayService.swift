@@ -45,7 +45,18 @@ struct GatewayAPI: Sendable {
     /// A member name lower-cased with everything but letters and digits removed, so `user-id`, `user_id`,
     /// `userId` and `User ID` are all `userid`.
     static func normalizedFieldName(_ name: String) -> String {
-        String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }))
+        var ascii: [UInt8] = []
+        ascii.reserveCapacity(name.utf8.count)
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): ascii.append(byte)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): ascii.append(byte + 32)
+            case 0x80...:  // not ASCII: Unicode lower-casing and letter properties
+                return String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }))
+            default: break
+            }
+        }
+        return String(decoding: ascii, as: UTF8.self)
     }
 
     static func isIdentityField(_ name: String) -> Bool { identityFields.contains(normalizedFieldName(name)) }
@@ -296,16 +307,21 @@ struct GatewayAPI: Sendable {
     struct DeadlineExceeded: Error {}
 
     /// Runs `work`, cancelling it and throwing `DeadlineExceeded` once `timeout` has passed.
+    ///
+    /// The deadline is watched by `DeadlineWatch.shared` (one task ticking every 50 ms for all requests),
+    /// not by a timer per call: arming and cancelling a `Task.sleep` for every request body cost a timer
+    /// registration and a wake-up of the dispatch timer thread each time.
     static func withDeadline<T: Sendable>(_ timeout: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await work() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
-            return value
+        let task = Task { try await work() }
+        let watch = DeadlineWatch.shared.watch(until: .now + timeout) { task.cancel() }
+        defer { DeadlineWatch.shared.unwatch(watch) }
+        return try await withTaskCancellationHandler {
+            let result = await task.result
+            // Expired: whatever the cancelled work did (threw, or returned what it had), the deadline won.
+            if watch.expired { throw DeadlineExceeded() }
+            return try result.get()
+        } onCancel: {
+            task.cancel()
         }
     }
 
