@@ -5,8 +5,10 @@ public struct KafkaProducerConfiguration: Sendable {
     public var clientID: String
     /// How long librdkafka keeps trying to deliver one record (`delivery.timeout.ms`), retries included.
     public var deliveryTimeout: Duration = .seconds(30)
-    /// How long records wait to be batched together (`linger.ms`).
-    public var linger: Duration = .milliseconds(5)
+    /// How long records wait to be batched together (`linger.ms`). 1 ms: every producer of the platform sits
+    /// on a request's path (a 202 waits for the gateway's acknowledgement, an answer for the relay's), and
+    /// records sent while a request is in flight are batched anyway.
+    public var linger: Duration = .milliseconds(1)
     /// Any other librdkafka property; these win over the fields above.
     public var additionalProperties: [String: String] = [:]
 
