@@ -117,12 +117,22 @@ struct RagChainService: Service {
         let prompt = renderPrompt(query.question, passages)
         let context = ContextEvent(queryID: query.queryID, chunks: passages, prompt: prompt, model: answerer.model,
                                    promptVersion: template.version, promptHash: template.hash)
-        try await producer.send(KafkaOutgoingRecord(topic: topics.context, key: query.queryID, value: context.encoded(),
-                                                    headers: (caller.headers + modelHeaders(answerer.model) + [schemaHeader(.contextEvent)]).continuingCurrentSpan()))
+        // rag.context goes out while the model answers; it is acknowledged before any outcome is written, so a
+        // query whose context was not delivered is not recorded (and is retried).
+        async let contextSent = producer.send(KafkaOutgoingRecord(
+            topic: topics.context, key: query.queryID, value: context.encoded(),
+            headers: (caller.headers + modelHeaders(answerer.model) + [schemaHeader(.contextEvent)]).continuingCurrentSpan()))
 
+        let answered: Result<AnswerDraft, AnswerFailure>
+        do {
+            answered = .success(try await answer(query, prompt: prompt, passages: passages, caller: caller))
+        } catch {
+            answered = .failure(error)
+        }
+        _ = try await contextSent
         let draft: AnswerDraft
         do {
-            draft = try await answer(query, prompt: prompt, passages: passages, caller: caller)
+            draft = try answered.get()
         } catch {
             let (reason, raw): (String, String?) = switch error {
             case .invalidOutput(let raw, _, _): ("invalid_model_output", raw)
