@@ -8,8 +8,9 @@ import WorkerRuntime
 /// listener, the idempotent producer (acks=all), readiness checks, and the services that run the flow.
 enum OutboxRelay {
     static func build(configuration: OutboxRelayConfiguration, health: HealthMonitor, logger: Logger) throws -> [any Service] {
-        // One connection holds the claiming transaction, one serves measurements, cleanup and readiness.
-        let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL, maxConnections: 3, applicationName: "outbox-relay",
+        // A connection per drain holds its claiming transaction, one serves measurements, cleanup and readiness.
+        let pool = PostgresPool(configuration: .init(connectionString: configuration.databaseURL,
+                                                     maxConnections: OutboxRelayService.concurrentDrains + 1, applicationName: "outbox-relay",
                                                      callTimeout: configuration.databaseCallTimeout))
         health.register(ReadinessCheck(name: "postgres") { _ = try await pool.query("SELECT 1") })
         var producerConfiguration = KafkaProducerConfiguration(

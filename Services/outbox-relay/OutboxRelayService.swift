@@ -8,11 +8,13 @@ import Tracing
 ///
 /// 1. Migrate (waiting for Postgres), start the housekeeping (backlog metrics, retention), then
 ///    `LISTEN outbox`: the insert trigger of migration 0001 notifies on every committed insert. A poll every
-///    `pollInterval` covers notifications lost while the listener reconnects. Wake-ups arriving during a
-///    drain collapse into one more drain.
+///    `pollInterval` covers notifications lost while the listener reconnects.
 /// 2. Drain: publish batches until a batch comes back short. Each batch is one transaction: claim up to
 ///    `batchSize` rows (`OutboxStore.claim`: the aggregates' locks, then the rows, oldest first), publish them,
-///    mark as published the rows whose delivery was acknowledged, commit.
+///    mark as published the rows whose delivery was acknowledged, commit. `concurrentDrains` drains run at
+///    once: a wake-up goes to an idle one, so a row committed while a batch waits for its acknowledgements is
+///    claimed at once by another (the aggregates' locks keep them apart, as they keep several relays apart);
+///    when all are busy it is remembered for the first that finishes.
 /// 3. Publish: aggregates concurrently; within an aggregate one record at a time, in position order, each
 ///    sent only after the previous one was acknowledged (acks=all) and none after a failure. So a failed
 ///    record is never overtaken on its partition by a later row of its aggregate, whatever librdkafka does
@@ -43,6 +45,8 @@ struct OutboxRelayService: Service {
     /// Claims look for aggregates among this many oldest rows per row wanted; other relays' aggregates there
     /// are skipped.
     static let scanWindowFactor = 4
+    /// Batches in progress at once (each holds a pooled connection for its transaction).
+    static let concurrentDrains = 2
     static let firstRetryDelay: Duration = .milliseconds(200)
     static let maxRetryDelay: Duration = .seconds(5)
 
@@ -54,22 +58,30 @@ struct OutboxRelayService: Service {
         }
         listener.start()
         defer { listener.stop() }
-        let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        wake.yield()  // rows left from before the start
+        let dispatcher = DrainDispatcher()
+        dispatcher.wake()  // rows left from before the start
         await withDiscardingTaskGroup { group in
             group.addTask { await housekeeping.run() }
             group.addTask {
-                for await _ in listener.notifications { wake.yield() }
+                for await _ in listener.notifications { dispatcher.wake() }
             }
             group.addTask {
-                while (try? await Task.sleep(for: pollInterval)) != nil { wake.yield() }
+                while (try? await Task.sleep(for: pollInterval)) != nil { dispatcher.wake() }
             }
-            await withGracefulShutdownHandler {
-                for await _ in wakeUps where !Task.isShuttingDownGracefully {
-                    await drain()
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    await withDiscardingTaskGroup { drains in
+                        for _ in 0..<Self.concurrentDrains {
+                            drains.addTask {
+                                while await dispatcher.next(), !Task.isShuttingDownGracefully { await drain() }
+                            }
+                        }
+                    }
+                } onGracefulShutdown: {
+                    dispatcher.finish()
                 }
-            } onGracefulShutdown: {
-                wake.finish()
+            } onCancel: {
+                dispatcher.finish()
             }
             group.cancelAll()
         }

@@ -125,7 +125,7 @@ if args.rag_chain_metrics:
     rest = answer - sum(value for _, value in steps)
     print(f"rag-chain, means over the whole run (its /metrics): record received → answer ready {answer:.1f} ms = "
           + ", ".join(f"{label} {value:.1f}" for label, value in steps)
-          + f", the rest {rest:.1f} (decoding, the already-answered check, prompt, rag.context sent and acknowledged);"
+          + f", the rest {rest:.1f} (decoding, the already-answered check, prompt, rag.context acknowledged);"
           + f" → answer durable (answers + outbox transaction) {mean_ms(chain, 'kafka_consumer_processing_duration_seconds'):.1f} ms")
 if args.relay_metrics:
     relay = metrics(args.relay_metrics)
@@ -134,4 +134,4 @@ if args.relay_metrics:
     if batches:
         print(f"outbox-relay, whole run: {batches:.0f} batches, {published / batches:.1f} rows per batch, "
               f"{mean_ms(relay, 'rag_outbox_publish_batch_duration_seconds'):.1f} ms per batch on average "
-              "(claim, publish and wait for every record's acks=all, mark, commit; one batch at a time)")
+              "(claim, publish and wait for every record's acks=all, mark, commit; two batches at a time)")
