@@ -10,10 +10,10 @@
 #      (RAG_EMBEDDING_PROVIDER=minilm, which embeds each question in process), chat still the instant fake
 #      server, BENCH_MINILM_RATE queries/s (20).
 #
-# The consumers' fetch.wait.max.ms is RAG_KAFKA_FETCH_WAIT=10ms, as scripts/services.sh sets it for the local
+# The consumers' fetch.wait.max.ms is RAG_KAFKA_FETCH_WAIT=5ms, as scripts/services.sh sets it for the local
 # broker (librdkafka's mock cluster holds a fetch that finds nothing for the whole wait even when a record
 # arrives meanwhile, where a real broker answers at once; see scripts/bench-stack.sh). So each consumer hop
-# (rag.queries → rag-chain, rag.results → gateway) may still wait up to ~10 ms that a real cluster would not.
+# (rag.queries → rag-chain, rag.results → gateway) may still wait up to ~5 ms that a real cluster would not.
 #
 # Four tenants each ingest bench/queries/chunks.json first, and every question shares its words with one of
 # those chunks, so every query retrieves passages and calls the (instant) chat model. The client

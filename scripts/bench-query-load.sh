@@ -7,7 +7,7 @@
 # chunks of bench/queries/chunks.json first, and every question shares its words with one of them, so every
 # query retrieves passages and calls the model (a refused query would not); the fake server's request
 # counters prove that BENCH_QUERIES chat calls were made. The consumers (gateway, embedder, rag-chain) get
-# RAG_KAFKA_FETCH_WAIT=10ms, as scripts/services.sh sets it for the local broker (see scripts/bench-stack.sh).
+# RAG_KAFKA_FETCH_WAIT=5ms, as scripts/services.sh sets it for the local broker (see scripts/bench-stack.sh).
 #
 # Prints, against their goals:
 #   - wall time from the first POST /queries until the last `answers` row exists (rows' created_at), next to

@@ -24,7 +24,7 @@
 #
 # The local broker (librdkafka's mock cluster) holds a fetch that finds nothing for the whole
 # fetch.wait.max.ms (librdkafka's default 500 ms) even when a record arrives meanwhile; a real broker answers at
-# once. So scripts/services.sh writes RAG_KAFKA_FETCH_WAIT=10ms into DIR/env, and stack_workers passes it to
+# once. So scripts/services.sh writes RAG_KAFKA_FETCH_WAIT=5ms into DIR/env, and stack_workers passes it to
 # the gateway, the embedder and the rag-chain (the workers with consumers), not to the outbox-relay, which does
 # not read it (an unknown RAG_ variable would get a warning). Without it each consumer hop of the query path
 # (rag.queries → rag-chain, rag.results → gateway) would add up to 500 ms that a real cluster does not.
