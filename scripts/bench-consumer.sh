@@ -18,7 +18,8 @@
 #   BENCH_RECORDS=1000000   records produced and consumed
 #   BENCH_PARTITIONS=32     partitions of the bench topic (the mock broker keeps ~5 MiB per partition)
 #   BENCH_CONCURRENCY=4096  producer sends in flight
-#   BENCH_WARM_UP=50000     records consumed before the baseline RSS is taken (fetch queues filled)
+#   BENCH_WARM_UP=100000    records consumed before the baseline RSS is taken (librdkafka's fetch queues filled:
+#                           at ~30,000 records/s they still grow 1.5 s in, at 50,000 records)
 #   BENCH_MAX_IN_FLIGHT=2048, BENCH_MAX_IN_FLIGHT_PER_PARTITION=1024   the soak's consumer bounds
 #   BENCH_TIMEOUT=600       seconds each phase may take
 #   BENCH_KEEP=1            keep the run directory .run/bench-consumer (broker log) after success
@@ -28,7 +29,7 @@ cd "$(dirname "$0")/.."
 records=${BENCH_RECORDS:-1000000}
 partitions=${BENCH_PARTITIONS:-32}
 concurrency=${BENCH_CONCURRENCY:-4096}
-warm_up=${BENCH_WARM_UP:-50000}
+warm_up=${BENCH_WARM_UP:-100000}
 max_in_flight=${BENCH_MAX_IN_FLIGHT:-2048}
 max_in_flight_per_partition=${BENCH_MAX_IN_FLIGHT_PER_PARTITION:-1024}
 timeout=${BENCH_TIMEOUT:-600}

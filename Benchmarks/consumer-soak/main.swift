@@ -7,7 +7,7 @@
 //   consumer-soak produce --bootstrap HOSTS --topic T [--records 1000000] [--value-bytes 64] [--concurrency 4096]
 //       sends the records with `KafkaProducer` (a bounded number of `send` calls in flight), keys
 //       "key-<i mod 1024>", and prints records/s;
-//   consumer-soak consume --bootstrap HOSTS --topic T [--records 1000000] [--group G] [--warm-up 50000]
+//   consumer-soak consume --bootstrap HOSTS --topic T [--records 1000000] [--group G] [--warm-up 100000]
 //                         [--max-in-flight N] [--max-in-flight-per-partition N]  (default: the configuration's)
 //       joins group G, runs `KafkaConsumer.run { _ in }` until that many records were handled, samples
 //       VmRSS (/proc/self/status) at the first record, after the warm-up and at the end (and its peak),
@@ -42,7 +42,7 @@ struct Options: Sendable {
     var valueBytes = 64
     var concurrency = 4096
     var group = "consumer-soak"
-    var warmUp = 50_000
+    var warmUp = 100_000
     var timeoutSeconds = 600.0
     /// KafkaConsumerConfiguration's in-flight bounds; nil keeps its defaults.
     var maxInFlight: Int?
