@@ -4,7 +4,7 @@ Per request: verify the RS256 bearer JWT (PyJWT + cryptography: signature, kid, 
 30 s leeway, sub, tier claim), read the JSON body (1 MiB cap, application/json only), drop client-supplied
 identity fields, apply the schema defaults, validate against the same JSON Schema file the Swift gateway
 bundles (jsonschema, Draft 2020-12), produce a QueryEvent with the trusted identity headers to rag.queries
-(confluent-kafka: acks=all, idempotent producer, linger.ms=5, delivery.timeout.ms=5000 — the Swift
+(confluent-kafka: acks=all, idempotent producer, linger.ms=1, delivery.timeout.ms=5000 — the Swift
 gateway's settings) and answer 202 {query_id, results_url} only after the delivery report says the broker
 acknowledged the record; 503 if it did not. Not done here: the per-user rate limiter and Idempotency-Key
 (the Swift gateway's limiter is set so high in the bench that it never limits).
@@ -71,7 +71,7 @@ def main():
         "client.id": f"python-gateway-{os.getpid()}",
         "acks": "all",
         "enable.idempotence": True,
-        "linger.ms": 5,
+        "linger.ms": 1,
         "delivery.timeout.ms": int(DELIVERY_TIMEOUT_S * 1000),
     })
     running = threading.Event()
