@@ -37,7 +37,6 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", path: "Shared/CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        .systemLibrary(name: "CBLAS", path: "Shared/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Shared libraries: the plumbing every worker stands on.
         .target(
@@ -70,8 +69,14 @@ let package = Package(
         // The encoder's kernels are SIMD code for x86-64-v3 (AVX2 + FMA, never AVX-512), optimised in debug builds
         // too: unoptimised SIMD types are a function call per lane, which would make the MiniLM tests crawl.
         .target(
-            name: "MiniLM", dependencies: ["CBLAS"], path: "Shared/MiniLM",
+            name: "MiniLM", dependencies: ["CMiniLM"], path: "Shared/MiniLM",
             swiftSettings: [.unsafeFlags(["-O", "-Xcc", "-march=x86-64-v3"])]
+        ),
+        // Its C side: OpenBLAS (libopenblas-dev) and AVX-512 kernels (per-function target attributes) that run
+        // only after a CPU check. Optimised in debug builds too.
+        .target(
+            name: "CMiniLM", path: "Shared/CMiniLM", cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("openblas")]
         ),
         .target(
             name: "Auth",
@@ -228,7 +233,7 @@ let package = Package(
             ],
             path: "Tests/ModelClientsTests"
         ),
-        .testTarget(name: "MiniLMTests", dependencies: ["MiniLM"], path: "Tests/MiniLMTests", exclude: ["Golden"]),
+        .testTarget(name: "MiniLMTests", dependencies: ["MiniLM", "TestSupport"], path: "Tests/MiniLMTests", exclude: ["Golden"]),
         // The workers as processes against a private broker, Postgres and the fake model server.
         .testTarget(
             name: "ServiceTests",

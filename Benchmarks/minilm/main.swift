@@ -142,7 +142,7 @@ do {
     embedder = try MiniLMEmbedder(modelDirectory: modelDirectory, threads: threads)
     if benchCase == "all" {
         print("model \(MiniLMEmbedder.modelName) from \(modelDirectory), loaded in \(format((now() - start) * 1000)) ms, \(threads) threads")
-        print("BLAS: \(MiniLMEmbedder.blasDescription)")
+        print("BLAS: \(MiniLMEmbedder.blasDescription); few-token products: \(MiniLMEmbedder.kernelDescription)")
     }
 } catch {
     FileHandle.standardError.write(Data("minilm-bench: \(error)\n".utf8))

@@ -1,4 +1,4 @@
-import CBLAS
+import CMiniLM
 
 /// The BERT encoder with mean pooling and L2 normalisation: token ids in, unit sentence vectors out.
 ///
@@ -193,7 +193,7 @@ final class BertEncoder: @unchecked Sendable {
         let context = workspace.context.pointer
         // A query's few tokens take less time than handing half of the heads to another thread.
         let squares = sequences.reduce(0) { $0 + $1.count * $1.count }
-        let executor = squares <= Self.inlineAttentionSquares ? ParallelExecutor(workers: 1) : executor
+        let executor = squares <= Self.inlineAttentionSquares ? ParallelExecutor.serial : executor
         executor.forEachRange(sequences.count * heads) { worker, tasks in
             let scores = workspace.scores[worker].pointer
             let inverseSums = workspace.rowScales[worker].pointer

@@ -5,7 +5,8 @@
 /// MiniLM target is compiled for x86-64-v3 and optimised in every configuration (see Package.swift).
 /// Widths of rows are multiples of 8 (384, 1536 and the 64-column blocks of the column split); only
 /// the softmax, whose rows are as long as a sequence, has a tail.
-import CBLAS
+import CMiniLM
+import Foundation
 
 enum MathKernels {
     typealias Vector = SIMD8<Float>
@@ -202,6 +203,14 @@ enum MathKernels {
 
     // MARK: - Matrix product for a few rows
 
+    /// The environment variable that, set to `0`, keeps the AVX2 kernels on a CPU with AVX-512.
+    static let avx512EnvironmentKey = "RAG_MINILM_AVX512"
+
+    /// Whether ``multiplyTransposed`` may use its AVX-512 twin: the CPU and operating system support it and
+    /// `RAG_MINILM_AVX512` is not `0`.
+    static let avx512: Bool = rag_cpu_has_avx512() == 1
+        && ProcessInfo.processInfo.environment[avx512EnvironmentKey] != "0"
+
     /// Row-major `c = alpha · a · bᵀ` for few rows, with `a` `rows × depth` (row stride `lda`), `b` `columns ×
     /// depth` (row stride `ldb`; a weight matrix in PyTorch layout) and `depth` a multiple of 8.
     ///
@@ -211,11 +220,20 @@ enum MathKernels {
     /// each (13 of the 16 AVX2 registers, none spilled) and summed at the end; an odd last row runs alone.
     /// A tile's missing columns repeat its last one and are not stored. The product is bound by memory, not arithmetic:
     /// prefetching the next tile while the current one is first read cut a 13-token query by a quarter.
+    ///
+    /// On a CPU with AVX-512 (checked at run time, ``avx512``) and `depth` a multiple of 16, the C twin of this
+    /// kernel with 16-lane registers and 4 × 4 tiles runs instead: a query's few tokens are bound by
+    /// arithmetic as much as by memory, and AVX-512 doubles it.
     static func multiplyTransposed(
         rows: Int, columns: Int, depth: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
-        ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int
+        ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, useAVX512: Bool = avx512
     ) {
         precondition(depth % 8 == 0, "depth must be a multiple of 8")
+        if useAVX512, depth % 16 == 0 {
+            rag_multiply_transposed_avx512(
+                Int32(rows), Int32(columns), Int32(depth), alpha, a, Int32(lda), b, Int32(ldb), c, Int32(ldc))
+            return
+        }
         var column = 0
         while column < columns {
             let b0 = b + column * ldb

@@ -1,10 +1,10 @@
-import CBLAS
+import CMiniLM
 import Foundation
 import Synchronization
 
 /// all-MiniLM-L6-v2 sentence embeddings computed in-process: WordPiece tokenizer, 6-layer BERT encoder
-/// (matrix products through OpenBLAS `cblas_sgemm`, those of a query's few tokens through an AVX2 kernel
-/// of its own), mean pooling and L2 normalisation. Vectors match the sentence-transformers reference
+/// (matrix products through OpenBLAS `cblas_sgemm`, those of a query's few tokens through a kernel of its
+/// own, AVX2 or, where the CPU has it, AVX-512), mean pooling and L2 normalisation. Vectors match the sentence-transformers reference
 /// (`model.encode`) to about 1e-6.
 ///
 /// Model files come from a directory holding `model.safetensors`, `tokenizer.json`, `config.json` and
@@ -39,20 +39,21 @@ public final class MiniLMEmbedder: Sendable {
 
     private let tokenizer: WordPieceTokenizer
     private let encoder: BertEncoder
-    private let workspaces = Mutex<[EncoderWorkspace]>([])
+    private let scratch = Mutex(ScratchPool())
     /// Tokens per packed chunk: large enough for efficient matrix products, small enough to stay in cache.
     private let chunkTokenCapacity: Int
 
-    /// The BLAS library in use and the kernel family it selected, for logs (e.g. "OpenBLAS 0.3.21 … (kernels: Haswell)").
-    ///
-    /// OpenBLAS 0.3.21 does not recognise recent AMD cores and falls back to AVX2 "Haswell" kernels even
-    /// when AVX-512 is available; starting the process with `OPENBLAS_CORETYPE=SkylakeX` selects the
-    /// AVX-512 kernels (about twice the matrix-product speed on such machines).
+    /// The BLAS library in use and the kernel family it selected for this CPU, for logs (e.g. "OpenBLAS 0.3.21 …
+    /// (kernels: Cooperlake)"). `OPENBLAS_CORETYPE` (e.g. `Haswell`) overrides OpenBLAS's choice.
     public static var blasDescription: String {
         let configuration = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
         let kernels = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
         return "\(configuration.trimmingCharacters(in: .whitespaces)) (kernels: \(kernels))"
     }
+
+    /// The instruction set of the encoder's own kernels: AVX-512 where the CPU has it (unless `RAG_MINILM_AVX512=0`),
+    /// else AVX2.
+    public static var kernelDescription: String { MathKernels.avx512 ? "AVX-512" : "AVX2" }
 
     /// The model directory to use: `$RAG_MINILM_MODEL_DIR` when set and non-empty, else
     /// ``defaultModelDirectory`` (relative to the current directory, normally the repository root).
@@ -122,12 +123,12 @@ public final class MiniLMEmbedder: Sendable {
         let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count }
         var results = [[Float]](repeating: [], count: sequences.count)
         var batchOutput = [Float](repeating: 0, count: min(batchSize, sequences.count) * dimensions)
-        let borrowed = borrowWorkspaces(threads)
-        defer { returnWorkspaces(borrowed) }
+        let (borrowed, executor) = borrowScratch()
+        defer { returnScratch(borrowed, executor) }
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let batch = order[start..<min(start + batchSize, order.count)].map { sequences[$0] }
             batchOutput.withUnsafeMutableBufferPointer { output in
-                runBatch(batch, into: output.baseAddress!, workspaces: borrowed)
+                runBatch(batch, into: output.baseAddress!, workspaces: borrowed, executor: executor)
             }
             for (offset, index) in order[start..<min(start + batchSize, order.count)].enumerated() {
                 results[index] = Array(batchOutput[(offset * dimensions)..<((offset + 1) * dimensions)])
@@ -142,18 +143,20 @@ public final class MiniLMEmbedder: Sendable {
     /// per worker (balanced by estimated cost), and each worker runs the model on its group alone —
     /// no synchronisation inside the forward pass. Otherwise (a single text, or very uneven lengths)
     /// all workers share each matrix product and the attention heads.
-    private func runBatch(_ batch: [[Int32]], into output: UnsafeMutablePointer<Float>, workspaces: [EncoderWorkspace]) {
+    private func runBatch(
+        _ batch: [[Int32]], into output: UnsafeMutablePointer<Float>, workspaces: [EncoderWorkspace], executor: ParallelExecutor
+    ) {
         let all = Array(batch.indices)
         if threads > 1, batch.count >= threads {
             let groups = Self.balancedGroups(batch.map(\.count), count: threads)
             if let groups {
-                ParallelExecutor(workers: threads).forEachWorker { worker in
-                    runGroup(groups[worker], of: batch, into: output, workspace: workspaces[worker], executor: ParallelExecutor(workers: 1))
+                executor.forEachWorker { worker in
+                    runGroup(groups[worker], of: batch, into: output, workspace: workspaces[worker], executor: .serial)
                 }
                 return
             }
         }
-        runGroup(all, of: batch, into: output, workspace: workspaces[0], executor: ParallelExecutor(workers: threads))
+        runGroup(all, of: batch, into: output, workspace: workspaces[0], executor: executor)
     }
 
     /// Runs the sequences `members` of `batch` in packed chunks of at most `chunkTokenCapacity` tokens.
@@ -187,6 +190,12 @@ public final class MiniLMEmbedder: Sendable {
         }
     }
 
+    /// Workspaces and executors not in use by a call.
+    private struct ScratchPool {
+        var workspaces: [EncoderWorkspace] = []
+        var executors: [ParallelExecutor] = []
+    }
+
     /// Splits sequence indices into `count` groups of similar estimated cost (longest first, each to the
     /// lightest group), or nil when the best split is too uneven to beat sharing the work.
     static func balancedGroups(_ lengths: [Int], count: Int) -> [[Int]]? {
@@ -203,21 +212,26 @@ public final class MiniLMEmbedder: Sendable {
         return groups.map { $0.sorted() }
     }
 
-    private func borrowWorkspaces(_ count: Int) -> [EncoderWorkspace] {
-        var borrowed = workspaces.withLock { pool -> [EncoderWorkspace] in
-            let taken = Array(pool.suffix(count))
-            pool.removeLast(taken.count)
-            return taken
+    /// Scratch memory for one call (one workspace per worker) and the executor whose helper threads it runs on,
+    /// from the pool, or new when every pooled one is in use by another call.
+    private func borrowScratch() -> ([EncoderWorkspace], ParallelExecutor) {
+        var (borrowed, executor) = scratch.withLock { pool -> ([EncoderWorkspace], ParallelExecutor?) in
+            let taken = Array(pool.workspaces.suffix(threads))
+            pool.workspaces.removeLast(taken.count)
+            return (taken, pool.executors.popLast())
         }
-        while borrowed.count < count {
+        while borrowed.count < threads {
             borrowed.append(EncoderWorkspace(tokenCapacity: chunkTokenCapacity, configuration: encoder.configuration, workers: threads))
         }
-        return borrowed
+        return (borrowed, executor ?? ParallelExecutor(workers: threads))
     }
 
-    private func returnWorkspaces(_ borrowed: [EncoderWorkspace]) {
-        workspaces.withLock { pool in
-            if pool.count < 4 * threads { pool.append(contentsOf: borrowed) }
+    /// Returns a call's scratch to the pool, which keeps enough for a few concurrent calls; the rest is freed
+    /// (an executor's helper threads stop).
+    private func returnScratch(_ borrowed: [EncoderWorkspace], _ executor: ParallelExecutor) {
+        scratch.withLock { pool in
+            if pool.workspaces.count < 4 * threads { pool.workspaces.append(contentsOf: borrowed) }
+            if pool.executors.count < 2 { pool.executors.append(executor) }
         }
     }
 }
