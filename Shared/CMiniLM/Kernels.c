@@ -26,6 +26,16 @@ static AVX512 inline void store_sums_avx512(__m512 s0, __m512 s1, __m512 s2, __m
     if (count > 3) line[3] = alpha * _mm512_reduce_add_ps(s3);
 }
 
+// Step k's share of the next tile's weights (4 × depth floats, contiguous): the 64 floats from next + 4k, so
+// the loop over k prefetches the whole tile.
+static inline void prefetch_tile_step(const float *next, int k) {
+    const float *line = next + 4 * k;
+    _mm_prefetch((const char *)line, _MM_HINT_T0);
+    _mm_prefetch((const char *)(line + 16), _MM_HINT_T0);
+    _mm_prefetch((const char *)(line + 32), _MM_HINT_T0);
+    _mm_prefetch((const char *)(line + 48), _MM_HINT_T0);
+}
+
 // Tiles of 4 weight rows × 4 rows of `a`: sixteen dot products accumulated in 16 lanes each (21 of the 32
 // ZMM registers), so a tile's weights are read from memory once and from L1 for the other rows. The next
 // tile's weights (contiguous when ldb == depth) are prefetched while the first rows run. Rows left over
@@ -48,13 +58,7 @@ AVX512 void rag_multiply_transposed_avx512(
             __m512 s20 = s00, s21 = s00, s22 = s00, s23 = s00;
             __m512 s30 = s00, s31 = s00, s32 = s00, s33 = s00;
             for (int k = 0; k < depth; k += 16) {
-                if (row == 0 && prefetch) {
-                    const float *line = next + 4 * k;
-                    _mm_prefetch((const char *)line, _MM_HINT_T0);
-                    _mm_prefetch((const char *)(line + 16), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(line + 32), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(line + 48), _MM_HINT_T0);
-                }
+                if (row == 0 && prefetch) prefetch_tile_step(next, k);
                 const __m512 w0 = _mm512_loadu_ps(b0 + k), w1 = _mm512_loadu_ps(b1 + k);
                 const __m512 w2 = _mm512_loadu_ps(b2 + k), w3 = _mm512_loadu_ps(b3 + k);
                 __m512 x = _mm512_loadu_ps(a0 + k);
@@ -80,13 +84,7 @@ AVX512 void rag_multiply_transposed_avx512(
             const float *a0 = a + (long)row * lda;
             __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
             for (int k = 0; k < depth; k += 16) {
-                if (row == 0 && prefetch) {
-                    const float *line = next + 4 * k;
-                    _mm_prefetch((const char *)line, _MM_HINT_T0);
-                    _mm_prefetch((const char *)(line + 16), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(line + 32), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(line + 48), _MM_HINT_T0);
-                }
+                if (row == 0 && prefetch) prefetch_tile_step(next, k);
                 const __m512 x = _mm512_loadu_ps(a0 + k);
                 s0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0 + k), s0);
                 s1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + k), s1);
