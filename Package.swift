@@ -66,7 +66,7 @@ let package = Package(
             ],
             path: "Shared/ModelClients"
         ),
-        // The encoder's kernels are SIMD code for x86-64-v3 (AVX2 + FMA, never AVX-512), optimised in debug builds
+        // The encoder's Swift kernels are SIMD code for x86-64-v3 (AVX2 + FMA, no AVX-512), optimised in debug builds
         // too: unoptimised SIMD types are a function call per lane, which would make the MiniLM tests crawl.
         .target(
             name: "MiniLM", dependencies: ["CMiniLM"], path: "Shared/MiniLM",
