@@ -25,7 +25,7 @@ struct EmbedderService: Service {
     func run() async throws {
         // Consume only once the tables exist; until Postgres answers, /readyz says so and nothing is read.
         do {
-            try await cancelWhenGracefulShutdown { try await migrator.migrateWhenReachable() }
+            _ = try await cancelWhenGracefulShutdown { try await migrator.migrateWhenReachable() }
         } catch is CancellationError where Task.isShuttingDownGracefully {
             return
         }

@@ -162,7 +162,7 @@ struct ResultsFeed: Service {
         let resultsTopic = topics.results
         let lookbackMilliseconds = lookback.components.seconds * 1000
         let ready = ready
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     try await reader.run(lastRecordsPerPartition: lookbackRecords, onAssigned: { ready.markReady() }) { record in

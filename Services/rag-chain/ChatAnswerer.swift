@@ -26,10 +26,8 @@ struct ChatAnswerer: Answerer {
             let completion: ChatCompletion
             do {
                 completion = try await chat.complete(chatRequest, onDelta: forward)
-            } catch let error as ModelCallError {
-                throw .modelCall(error)
             } catch {
-                throw .modelCall(ModelCallError(kind: .cancelled, message: "\(error)"))
+                throw .modelCall(error)
             }
             usage.promptTokens += completion.promptTokens
             usage.completionTokens += completion.completionTokens

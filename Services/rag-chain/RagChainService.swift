@@ -38,7 +38,7 @@ struct RagChainService: Service {
 
     func run() async throws {
         do {
-            try await cancelWhenGracefulShutdown { try await migrator.migrateWhenReachable() }
+            _ = try await cancelWhenGracefulShutdown { try await migrator.migrateWhenReachable() }
         } catch is CancellationError where Task.isShuttingDownGracefully {
             return
         }

@@ -1,6 +1,6 @@
 import Foundation
 import JWTKit
-public import Logging
+import Logging
 import Synchronization
 
 /// Where the gateway's verification keys come from (SPEC §4). Several may be combined.

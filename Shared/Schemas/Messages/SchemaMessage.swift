@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A message with a JSON Schema of its own (SPEC §3): one `Codable` type per Kafka message value, used by
 /// the side that produces it and the side that consumes it, so its shape is written down once.

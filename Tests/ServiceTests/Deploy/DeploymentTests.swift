@@ -142,7 +142,7 @@ struct DeploymentTests {
         var files: [String] = []
         for (worker, port) in ports.sorted(by: { $0.key < $1.key }) {
             let path = directory + "/metrics-\(worker).txt"
-            try try await scrape(port).write(toFile: path, atomically: true, encoding: .utf8)
+            try await scrape(port).write(toFile: path, atomically: true, encoding: .utf8)
             files.append(path)
         }
         let (status, output) = try await Self.check(["dashboard"] + files)

@@ -208,7 +208,7 @@ final class ChildProcess: @unchecked Sendable {
     init(executable: String, arguments: [String], environment: [String: String], logPath: String) throws {
         let path = GatewayHarness.repositoryRoot + "/.build/debug/" + executable
         try #require(FileManager.default.isExecutableFile(atPath: path), "\(path) is missing: run `swift build` first (make test does)")
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)

@@ -67,7 +67,7 @@ final class PipelineHarness: @unchecked Sendable {
             fakeServer = server
             environment["RAG_EMBEDDING_PROVIDER"] = "openai"
             environment["RAG_EMBEDDING_MODEL"] = "fake-embedding"
-            environment["RAG_EMBEDDING_BASE_URL"] = try #require(endpoints.baseURL)
+            environment["RAG_EMBEDDING_BASE_URL"] = endpoints.baseURL
             environment["RAG_EMBEDDING_TIMEOUT"] = "5s"
         }
         environment.merge(extra) { $1 }
