@@ -5,6 +5,7 @@ import ModelClients
 import Persistence
 import Schemas
 import ServiceLifecycle
+import WorkerRuntime
 
 /// The embedder's flow (SPEC §2, §6, §7): rag.chunks → check → batch → embed → upsert rows and outbox
 /// events in one transaction → commit.
@@ -24,11 +25,7 @@ struct EmbedderService: Service {
 
     func run() async throws {
         // Consume only once the tables exist; until Postgres answers, /readyz says so and nothing is read.
-        do {
-            _ = try await cancelWhenGracefulShutdown { try await migrator.migrateWhenReachable() }
-        } catch is CancellationError where Task.isShuttingDownGracefully {
-            return
-        }
+        guard try await finishedBeforeGracefulShutdown({ try await migrator.migrateWhenReachable() }) else { return }
         try await withGracefulShutdownHandler {
             try await consumer.run { record in try await handle(record) }
         } onGracefulShutdown: {

@@ -3,6 +3,7 @@ import Messaging
 import Persistence
 import ServiceLifecycle
 import Tracing
+import WorkerRuntime
 
 /// The relay's flow (SPEC §6): outbox rows → their topics, at least once, in order per aggregate.
 ///
@@ -51,11 +52,7 @@ struct OutboxRelayService: Service {
     static let maxRetryDelay: Duration = .seconds(5)
 
     func run() async throws {
-        do {
-            _ = try await cancelWhenGracefulShutdown { try await migrator.migrateWhenReachable() }
-        } catch is CancellationError where Task.isShuttingDownGracefully {
-            return
-        }
+        guard try await finishedBeforeGracefulShutdown({ try await migrator.migrateWhenReachable() }) else { return }
         listener.start()
         defer { listener.stop() }
         let dispatcher = DrainDispatcher()

@@ -9,6 +9,7 @@ import Retrieval
 import Schemas
 import ServiceLifecycle
 import Tracing
+import WorkerRuntime
 
 /// The rag-chain's flow (SPEC §2, §6–§8): rag.queries → already answered? → embed the question → retrieve
 /// within the caller's tenant and tier → prompt (masked for an external model) → rag.context → answer
@@ -37,11 +38,7 @@ struct RagChainService: Service {
     private static let refusal = "There is no relevant information for your access level."
 
     func run() async throws {
-        do {
-            _ = try await cancelWhenGracefulShutdown { try await migrator.migrateWhenReachable() }
-        } catch is CancellationError where Task.isShuttingDownGracefully {
-            return
-        }
+        guard try await finishedBeforeGracefulShutdown({ try await migrator.migrateWhenReachable() }) else { return }
         // Partitions and leaders of the topics every answer is sent to, so the first context and delta records
         // are not held up by a metadata request (~0.5 s); without them the records wait for it, nothing is lost.
         do {

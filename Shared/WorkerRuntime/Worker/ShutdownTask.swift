@@ -16,3 +16,15 @@ public struct ShutdownTask: Service {
         await action()
     }
 }
+
+/// Runs a start-up step (e.g. migrations that wait for the database) that graceful shutdown may cut short.
+/// Returns `true` when the step finished, `false` when shutdown cancelled it — the service then returns
+/// without starting its work. Other errors are thrown.
+public func finishedBeforeGracefulShutdown(_ step: @escaping @Sendable () async throws -> Void) async throws -> Bool {
+    do {
+        try await cancelWhenGracefulShutdown { try await step() }
+        return true
+    } catch is CancellationError where Task.isShuttingDownGracefully {
+        return false
+    }
+}
