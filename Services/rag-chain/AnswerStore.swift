@@ -28,7 +28,7 @@ struct AnswerStore: Sendable {
         var headers: [(String, String)]
     }
 
-    /// Writes the answer and its outbox row in one transaction. A query that already has a final answer
+    /// Writes the answer and its outbox row in one transaction (one statement). A query that already has a final answer
     /// (another instance answered it meanwhile) is left as it is and gets no second outbox row; a `failed`
     /// answer is replaced. Returns whether the answer was recorded.
     @discardableResult
@@ -37,9 +37,11 @@ struct AnswerStore: Sendable {
         let citations = String(decoding: (try? JSONEncoder().encode(result.citations)) ?? Data("[]".utf8), as: UTF8.self)
         let usage = String(decoding: (try? JSONEncoder().encode(result.usage)) ?? Data("{}".utf8), as: UTF8.self)
         let headers = JSONValue.object(JSONObject(uniqueKeysWithValues: record.headers.map { ($0.0, JSONValue.string($0.1)) }))
-        return try await pool.withTransaction { connection in
-            let written = try await connection.query(
-                """
+        // One statement, so one round trip and its own transaction: the outbox row is inserted only for an
+        // answers row that was written.
+        let written = try await pool.query(
+            """
+            WITH written AS (
                 INSERT INTO answers (query_id, user_id, tenant, tier, question, answer, citations, model, prompt_version, prompt_hash,
                                      usage, status, latency_ms, embedding_model)
                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11::jsonb, $12, $13, $14)
@@ -50,19 +52,14 @@ struct AnswerStore: Sendable {
                     status = EXCLUDED.status, latency_ms = EXCLUDED.latency_ms, updated_at = now()
                 WHERE answers.status = 'failed'
                 RETURNING query_id
-                """,
-                result.queryID, record.userID, record.tenant, record.tier, record.question, result.answer, citations,
-                result.model, result.promptVersion, record.promptHash, usage, result.status.rawValue, result.latencyMilliseconds,
-                result.embeddingModel)
-            guard !written.isEmpty else { return false }
-            try await connection.query(
-                """
-                INSERT INTO outbox (aggregatetype, aggregateid, type, payload, topic, key, headers)
-                VALUES ('query', $1, 'answer.ready', $2::jsonb, $3, $1, $4::jsonb)
-                """,
-                result.queryID, String(decoding: result.encoded(), as: UTF8.self), resultsTopic,
-                String(decoding: headers.serialized(), as: UTF8.self))
-            return true
-        }
+            )
+            INSERT INTO outbox (aggregatetype, aggregateid, type, payload, topic, key, headers)
+            SELECT 'query', query_id, 'answer.ready', $15::jsonb, $16, query_id, $17::jsonb FROM written
+            """,
+            result.queryID, record.userID, record.tenant, record.tier, record.question, result.answer, citations,
+            result.model, result.promptVersion, record.promptHash, usage, result.status.rawValue, result.latencyMilliseconds,
+            result.embeddingModel, String(decoding: result.encoded(), as: UTF8.self), resultsTopic,
+            String(decoding: headers.serialized(), as: UTF8.self))
+        return written.affectedRows == 1
     }
 }

@@ -57,6 +57,9 @@ public final class PostgresConnection: @unchecked Sendable {
         var isClosed = false
         var isFinished = false
         var isBroken = false
+        /// Whether the session was inside a transaction block when the last operation ended (libpq's
+        /// `PQtransactionStatus` then): the pool skips the trip to the queue for a connection that is not.
+        var isInTransaction = false
         var nextOperation: UInt64 = 0
         /// Operations queued but not started, and those of them whose task was cancelled meanwhile.
         var pending: Set<UInt64> = []
@@ -178,6 +181,20 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs `statements` one after another in a single round trip (libpq's pipeline mode) and returns their
+    /// results in order.
+    ///
+    /// Without `BEGIN` … `COMMIT` in the list, the statements form one implicit transaction (the extended
+    /// protocol's rule up to a Sync). When one fails, the server skips those after it and its error is thrown;
+    /// after a failed statement inside `BEGIN`, the session is left in the failed transaction (the pool rolls
+    /// it back when it gets the connection back). Bounded like one statement: `callTimeout` for the whole list.
+    public func pipeline(_ statements: [PostgresStatement]) async throws -> [PostgresQueryResult] {
+        let wait = clientWait
+        return try await withHandle(cancellable: true) { handle throws(PostgresError) in
+            try LibPQ.execPipeline(handle, statements, timeout: wait)
+        }
+    }
+
     /// Runs a script of one or more `;`-separated statements without parameters (simple query protocol),
     /// as migrations need. Returns the result of the last statement.
     @discardableResult
@@ -278,10 +295,12 @@ public final class PostgresConnection: @unchecked Sendable {
                     result = .failure(error)
                 }
                 let broken = PQstatus(self.handle) != CONNECTION_OK
+                let inTransaction = PQtransactionStatus(self.handle) != PQTRANS_IDLE
                 let failed: Bool
                 if case .failure(let error as PostgresError) = result { failed = error.isConnectionFailure } else { failed = false }
                 self.state.withLock { state in
                     state.running = nil
+                    state.isInTransaction = inTransaction
                     if broken || failed { state.isBroken = true }
                 }
                 if broken || failed {
@@ -321,35 +340,50 @@ public final class PostgresConnection: @unchecked Sendable {
     /// For the pool, before lending an idle connection out: reads whatever the server sent while it was
     /// idle without blocking, so a terminated session (server restart, `pg_terminate_backend`) is noticed
     /// here instead of failing the caller's first statement. Returns `false` when the session is gone.
-    func checkAlive() async -> Bool {
-        guard isUsable else { return false }
-        let alive = try? await withHandle(cancellable: false) { handle throws(PostgresError) -> Bool in
-            let socket = PQsocket(handle)
-            guard socket >= 0 else { return false }
-            for _ in 0..<8 {
-                var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&descriptor, 1, 0)
-                if ready == 0 { break }
-                if ready < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                if PQconsumeInput(handle) == 0 { return false }
-                while let notification = PQnotifies(handle) { PQfreemem(notification) }
-                if PQstatus(handle) != CONNECTION_OK { return false }
+    ///
+    /// Runs on the caller's thread, not the queue: an idle connection has nothing running or queued, and
+    /// holding the lock keeps the queue from starting anything meanwhile; `poll` with a zero timeout and
+    /// `PQconsumeInput` do not block. A connection that is not idle is reported as gone (the pool never
+    /// holds one).
+    func checkAlive() -> Bool {
+        state.withLock { state in
+            guard !state.isClosed, !state.isBroken else { return false }
+            guard state.running == nil, state.pending.isEmpty, Self.readWhileIdle(handle) else {
+                state.isBroken = true
+                return false
             }
-            return PQstatus(handle) == CONNECTION_OK
+            return true
         }
-        if alive != true {
-            state.withLock { $0.isBroken = true }
+    }
+
+    /// Consumes what arrived on an idle session (notices, notifications, an error before the server closed
+    /// it); `false` when the session is gone.
+    private static func readWhileIdle(_ handle: OpaquePointer) -> Bool {
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return false }
+        for _ in 0..<8 {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, 0)
+            if ready == 0 { break }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            if PQconsumeInput(handle) == 0 { return false }
+            while let notification = PQnotifies(handle) { PQfreemem(notification) }
+            if PQstatus(handle) != CONNECTION_OK { return false }
         }
-        return alive == true
+        return PQstatus(handle) == CONNECTION_OK
     }
 
     /// For the pool, when a connection comes back: ends a transaction the borrower left open (ROLLBACK).
     /// Returns `false` when the connection cannot be reused (closed, broken, or a statement still running).
     func resetForReuse() async -> Bool {
-        guard isUsable else { return false }
+        let (usable, settled) = state.withLock { state in
+            (!state.isClosed && !state.isBroken, !state.isInTransaction && state.running == nil && state.pending.isEmpty)
+        }
+        guard usable else { return false }
+        guard !settled else { return true }  // the common case, decided without a trip to the queue
         let wait = clientWait
         let reusable = try? await withHandle(cancellable: false) { handle throws(PostgresError) -> Bool in
             guard PQstatus(handle) == CONNECTION_OK else { return false }

@@ -118,6 +118,13 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Runs `statements` in one round trip on a borrowed connection; see `PostgresConnection.pipeline(_:)`.
+    public func pipeline(_ statements: [PostgresStatement]) async throws -> [PostgresQueryResult] {
+        try await withConnection { connection in
+            try await connection.pipeline(statements)
+        }
+    }
+
     /// `SELECT pg_notify(channel, payload)` on a borrowed connection; see `PostgresConnection.notify`.
     public func notify(channel: String, payload: String = "") async throws {
         try await withConnection { connection in
@@ -176,7 +183,7 @@ public final class PostgresPool: Sendable {
     private func acquire() async throws -> PostgresConnection {
         switch try await lease() {
         case .connection(let connection):
-            if await connection.checkAlive() {
+            if connection.checkAlive() {
                 return connection
             }
             logger.debug("discarding a broken idle postgres connection", metadata: ["backend-pid": "\(connection.backendPID)"])

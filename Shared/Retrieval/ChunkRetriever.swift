@@ -45,15 +45,11 @@ public struct ChunkRetriever: Sendable {
     public func retrieve(_ embedding: [Float], tenant: String, visibilities: [String], topK: Int) async throws -> [RetrievedChunk] {
         let started = ContinuousClock.now
         defer { Self.duration.record(duration: ContinuousClock.now - started) }
-        return try await pool.withTransaction { connection in
-            try await applySearchSettings(connection, topK: topK)
-            let rows = try await connection.query(
-                Self.nearestChunks, embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore)
-            return try rows.map { row in
-                RetrievedChunk(chunkID: try row.decode(String.self, at: 0), docID: try row.decode(String.self, at: 1),
-                               seq: try row.decode(Int.self, at: 2), score: try row.decode(Double.self, at: 4),
-                               text: try row.decode(String.self, at: 3))
-            }
+        let rows = try await searchInTransaction(Self.nearestChunks, embedding, tenant: tenant, visibilities: visibilities, topK: topK)
+        return try rows.map { row in
+            RetrievedChunk(chunkID: try row.decode(String.self, at: 0), docID: try row.decode(String.self, at: 1),
+                           seq: try row.decode(Int.self, at: 2), score: try row.decode(Double.self, at: 4),
+                           text: try row.decode(String.self, at: 3))
         }
     }
 
@@ -63,19 +59,24 @@ public struct ChunkRetriever: Sendable {
     /// slow, and would make the benchmark's recall meaningless).
     /// - Throws: `PostgresError` when the statement cannot be planned or the database cannot be reached.
     public func explain(_ embedding: [Float], tenant: String, visibilities: [String], topK: Int) async throws -> String {
-        try await pool.withTransaction { connection in
-            try await applySearchSettings(connection, topK: topK)
-            return try await connection.query(
-                "EXPLAIN " + Self.nearestChunks, embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore
-            ).map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
-        }
+        try await searchInTransaction("EXPLAIN " + Self.nearestChunks, embedding, tenant: tenant, visibilities: visibilities, topK: topK)
+            .map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
     }
 
-    /// The transaction-local settings of a search: iterative index scans (see the type's documentation) and
-    /// the candidate list size.
-    nonisolated(nonsending) private func applySearchSettings(_ connection: PostgresConnection, topK: Int) async throws {
-        try await connection.query("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        try await connection.query("SET LOCAL hnsw.ef_search = \(max(efSearch, topK))")
+    /// Runs `statement` (the search, or its EXPLAIN) inside a transaction with the search's transaction-local
+    /// settings — iterative index scans (see the type's documentation) and the candidate list size — all in
+    /// one round trip (a pipeline: BEGIN, SET LOCAL, SET LOCAL, the statement, COMMIT).
+    private func searchInTransaction(
+        _ statement: String, _ embedding: [Float], tenant: String, visibilities: [String], topK: Int
+    ) async throws -> PostgresQueryResult {
+        let results = try await pool.pipeline([
+            try PostgresStatement("BEGIN"),
+            try PostgresStatement("SET LOCAL hnsw.iterative_scan = relaxed_order"),
+            try PostgresStatement("SET LOCAL hnsw.ef_search = \(max(efSearch, topK))"),
+            try PostgresStatement(statement, embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore),
+            try PostgresStatement("COMMIT"),
+        ])
+        return results[3]
     }
 
     /// The search: $1 embedding, $2 tenant, $3 model, $4 visibilities (comma-separated), $5 topK, $6 minScore.

@@ -121,18 +121,69 @@ enum LibPQ {
     static func execParams(
         _ connection: OpaquePointer, _ sql: String, _ parameters: [String?], timeout: Duration
     ) throws(PostgresError) -> PostgresQueryResult {
-        // C strings end at NUL, and Postgres text cannot hold it: refuse instead of silently truncating.
+        let deadline = ContinuousClock.now + timeout
+        try refuseNUL(parameters)
+        try sendQueryParams(connection, sql, parameters)
+        return try collectResults(connection, deadline: deadline, timeout: timeout)
+    }
+
+    /// Runs `statements` in libpq's pipeline mode: all of them are sent at once, followed by one Sync, and
+    /// their results read back in order, so the whole list costs one round trip to the server. Blocks for
+    /// at most `timeout` in all.
+    ///
+    /// After a statement fails, the server skips the rest up to the Sync (libpq reports them as
+    /// `PGRES_PIPELINE_ABORTED`); the first error is thrown. A `BEGIN` in the list then leaves the session
+    /// inside a failed transaction, which the pool rolls back when the connection comes back.
+    static func execPipeline(
+        _ connection: OpaquePointer, _ statements: [PostgresStatement], timeout: Duration
+    ) throws(PostgresError) -> [PostgresQueryResult] {
+        let deadline = ContinuousClock.now + timeout
+        for statement in statements { try refuseNUL(statement.parameters) }  // before anything is queued
+        guard PQenterPipelineMode(connection) == 1 else { throw error(connection: connection) }
+        for statement in statements {
+            try sendQueryParams(connection, statement.sql, statement.parameters)
+        }
+        guard PQpipelineSync(connection) == 1 else { throw error(connection: connection) }
+        try flush(connection, deadline: deadline, timeout: timeout)
+        var results: [PostgresQueryResult] = []
+        var firstError: PostgresError?
+        for _ in statements {
+            // Each statement's results end with a NULL from PQgetResult.
+            while let result = try nextResult(connection, deadline: deadline, timeout: timeout) {
+                defer { PQclear(result) }
+                guard firstError == nil, PQresultStatus(result) != PGRES_PIPELINE_ABORTED else { continue }
+                do throws(PostgresError) {
+                    results.append(try consume(result, connection: connection))
+                } catch {
+                    firstError = error
+                }
+            }
+        }
+        guard let sync = try nextResult(connection, deadline: deadline, timeout: timeout) else { throw error(connection: connection) }
+        let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
+        PQclear(sync)
+        guard synced, PQexitPipelineMode(connection) == 1 else {
+            throw firstError ?? PostgresError(code: .unexpected, message: "the pipeline did not end with its Sync", isConnectionFailure: true)
+        }
+        if let firstError { throw firstError }
+        return results
+    }
+
+    /// C strings end at NUL, and Postgres text cannot hold it: refuse instead of silently truncating.
+    private static func refuseNUL(_ parameters: [String?]) throws(PostgresError) {
         if let index = parameters.firstIndex(where: { $0?.utf8.contains(0) == true }) {
             throw PostgresError(code: .encoding, message: "parameter $\(index + 1) contains a NUL character, which Postgres text cannot store")
         }
-        let deadline = ContinuousClock.now + timeout
+    }
+
+    /// Queues one statement with `PQsendQueryParams`.
+    private static func sendQueryParams(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?]) throws(PostgresError) {
         let owned: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } }
         defer { for pointer in owned { free(pointer) } }
         let values: [UnsafePointer<CChar>?] = owned.map { $0.map { UnsafePointer($0) } }
         guard PQsendQueryParams(connection, sql, Int32(values.count), nil, values, nil, nil, 0) == 1 else {
             throw error(connection: connection)
         }
-        return try collectResults(connection, deadline: deadline, timeout: timeout)
     }
 
     /// Runs a script of one or more statements, without parameters, through the simple query protocol
@@ -155,22 +206,10 @@ enum LibPQ {
     private static func collectResults(
         _ connection: OpaquePointer, deadline: ContinuousClock.Instant, timeout: Duration
     ) throws(PostgresError) -> PostgresQueryResult {
-        // In non-blocking mode PQflush returns 1 while data is left; the server may need us to read first.
-        while true {
-            let flushed = PQflush(connection)
-            if flushed == 0 { break }
-            if flushed < 0 { throw error(connection: connection) }
-            try waitForSocket(connection, events: Int16(POLLIN | POLLOUT), deadline: deadline, timeout: timeout)
-            if PQconsumeInput(connection) == 0 { throw error(connection: connection) }
-        }
+        try flush(connection, deadline: deadline, timeout: timeout)
         var last: PostgresQueryResult?
         var firstError: PostgresError?
-        while true {
-            while PQisBusy(connection) == 1 {
-                try waitForSocket(connection, events: Int16(POLLIN), deadline: deadline, timeout: timeout)
-                if PQconsumeInput(connection) == 0 { throw error(connection: connection) }
-            }
-            guard let result = PQgetResult(connection) else { break }
+        while let result = try nextResult(connection, deadline: deadline, timeout: timeout) {
             defer { PQclear(result) }
             guard firstError == nil else { continue }  // drain the rest after an error
             do throws(PostgresError) {
@@ -182,6 +221,30 @@ enum LibPQ {
         if let firstError { throw firstError }
         guard let last else { throw error(connection: connection) }
         return last
+    }
+
+    /// Sends everything queued on the connection; in non-blocking mode PQflush returns 1 while data is left,
+    /// and the server may need us to read before it accepts more.
+    private static func flush(_ connection: OpaquePointer, deadline: ContinuousClock.Instant, timeout: Duration) throws(PostgresError) {
+        while true {
+            let flushed = PQflush(connection)
+            if flushed == 0 { return }
+            if flushed < 0 { throw error(connection: connection) }
+            try waitForSocket(connection, events: Int16(POLLIN | POLLOUT), deadline: deadline, timeout: timeout)
+            if PQconsumeInput(connection) == 0 { throw error(connection: connection) }
+        }
+    }
+
+    /// The next result (the caller `PQclear`s it), or `nil` at the end of a statement's results; waits on the
+    /// socket until it has arrived.
+    private static func nextResult(
+        _ connection: OpaquePointer, deadline: ContinuousClock.Instant, timeout: Duration
+    ) throws(PostgresError) -> OpaquePointer? {
+        while PQisBusy(connection) == 1 {
+            try waitForSocket(connection, events: Int16(POLLIN), deadline: deadline, timeout: timeout)
+            if PQconsumeInput(connection) == 0 { throw error(connection: connection) }
+        }
+        return PQgetResult(connection)
     }
 
     /// Waits until the connection's socket is ready for `events`, or throws `.timedOut` at `deadline`.

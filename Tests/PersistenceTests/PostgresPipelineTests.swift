@@ -1,0 +1,84 @@
+import Foundation
+import Persistence
+import Testing
+
+/// `pipeline(_:)`: several statements in one round trip, results in order, and a failure that stops the rest
+/// and leaves nothing behind.
+@Suite(.enabled(if: TestDatabase.shouldRun, TestDatabase.skipMessage), .timeLimit(.minutes(2)))
+struct PostgresPipelineTests {
+    @Test func resultsComeBackInOrder() async throws {
+        try await TestDatabase.withPool { pool in
+            let results = try await pool.pipeline([
+                try PostgresStatement("SELECT $1::int + 1", 41),
+                try PostgresStatement("SELECT $1::text || $2::text", "pipe", "line"),
+                try PostgresStatement("SELECT generate_series(1, $1::int)", 3),
+            ])
+            #expect(results.count == 3)
+            #expect(try results[0].singleValue(Int.self) == 42)
+            #expect(try results[1].singleValue(String.self) == "pipeline")
+            #expect(try results[2].map { try $0.decode(Int.self, at: 0) } == [1, 2, 3])
+        }
+    }
+
+    @Test func transactionLocalSettingsApplyToTheStatementsAfterThem() async throws {
+        try await TestDatabase.withPool { pool in
+            let results = try await pool.pipeline([
+                try PostgresStatement("BEGIN"),
+                try PostgresStatement("SET LOCAL work_mem = '7MB'"),
+                try PostgresStatement("SELECT current_setting('work_mem')"),
+                try PostgresStatement("COMMIT"),
+            ])
+            #expect(try results[2].singleValue(String.self) == "7MB")
+            // SET LOCAL ended with the transaction; the connection is back in autocommit and reusable.
+            #expect(try await pool.query("SELECT current_setting('work_mem')").singleValue(String.self) != "7MB")
+        }
+    }
+
+    @Test func aFailedStatementSkipsTheRestAndRollsBack() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool in
+            let table = TestDatabase.uniqueName("pipe_fail")
+            try await pool.query("CREATE TABLE \(table) (id int PRIMARY KEY)")
+            let error = await #expect(throws: PostgresError.self) {
+                try await pool.pipeline([
+                    try PostgresStatement("BEGIN"),
+                    try PostgresStatement("INSERT INTO \(table) VALUES ($1)", 1),
+                    try PostgresStatement("INSERT INTO \(table) VALUES ($1)", 1),  // unique violation
+                    try PostgresStatement("INSERT INTO \(table) VALUES ($1)", 2),  // skipped
+                    try PostgresStatement("COMMIT"),  // skipped: the transaction stays failed
+                ])
+            }
+            #expect(error?.sqlState == PostgresError.SQLState.uniqueViolation)
+            // The one connection was rolled back when it came back to the pool, and works.
+            #expect(try await pool.query("SELECT count(*) FROM \(table)").singleValue(Int.self) == 0)
+            await TestDatabase.drop(table, using: pool)
+        }
+    }
+
+    @Test func withoutBeginTheStatementsFormOneImplicitTransaction() async throws {
+        try await TestDatabase.withPool { pool in
+            let table = TestDatabase.uniqueName("pipe_auto")
+            try await pool.query("CREATE TABLE \(table) (id int PRIMARY KEY)")
+            await #expect(throws: PostgresError.self) {
+                try await pool.pipeline([
+                    try PostgresStatement("INSERT INTO \(table) VALUES ($1)", 1),
+                    try PostgresStatement("SELECT 1 / 0"),
+                ])
+            }
+            // Without BEGIN the statements up to the Sync form one implicit transaction, which the error
+            // rolls back as a whole (the extended protocol's rule).
+            #expect(try await pool.query("SELECT count(*) FROM \(table)").singleValue(Int.self) == 0)
+            await TestDatabase.drop(table, using: pool)
+        }
+    }
+
+    @Test func aParameterWithNULIsRefusedBeforeAnythingIsSent() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool in
+            let refused = await #expect(throws: PostgresError.self) {
+                try await pool.pipeline([try PostgresStatement("SELECT 1"), try PostgresStatement("SELECT $1::text", "a\u{0}b")])
+            }
+            #expect(refused?.code == .encoding)
+            let stillWorks = try await pool.query("SELECT 5").singleValue(Int.self)
+            #expect(stillWorks == 5)
+        }
+    }
+}
