@@ -11,7 +11,7 @@ import WorkerRuntime
 ///    `LISTEN outbox`: the insert trigger of migration 0001 notifies on every committed insert. A poll every
 ///    `pollInterval` covers notifications lost while the listener reconnects.
 /// 2. Drain: publish batches until a batch comes back short. Each batch is one transaction: claim up to
-///    `batchSize` rows (`OutboxStore.claim`: the aggregates' locks, then the rows, oldest first), publish them,
+///    `batchSize` rows (`OutboxStore.beginAndClaim`: the aggregates' locks, then the rows, oldest first), publish them,
 ///    mark as published the rows whose delivery was acknowledged, commit. `concurrentDrains` drains run at
 ///    once: a wake-up goes to an idle one, so a row committed while a batch waits for its acknowledgements is
 ///    claimed at once by another (the aggregates' locks keep them apart, as they keep several relays apart);
@@ -118,14 +118,15 @@ struct OutboxRelayService: Service {
         var firstError: String?
     }
 
-    /// One transaction: claim, publish, mark the delivered rows, commit.
+    /// One transaction in two round trips: BEGIN and claim; publish; mark the delivered rows and COMMIT. When
+    /// anything throws (or the task is cancelled) before the commit, the pool rolls the transaction back as
+    /// the connection comes back: nothing of the batch is marked.
     private func publishBatch() async throws -> BatchOutcome {
         let started = ContinuousClock.now
-        let outcome = try await store.pool.withTransaction { connection in
-            let rows = try await store.claim(limit: batchSize, scanWindow: batchSize * Self.scanWindowFactor, on: connection)
-            guard !rows.isEmpty else { return BatchOutcome() }
-            let deliveries = await publish(rows)
-            try await store.markPublished(deliveries.delivered, on: connection)
+        let outcome = try await store.pool.withConnection { connection in
+            let rows = try await store.beginAndClaim(limit: batchSize, scanWindow: batchSize * Self.scanWindowFactor, on: connection)
+            let deliveries = rows.isEmpty ? (delivered: [], firstError: nil) : await publish(rows)
+            try await store.markPublishedAndCommit(deliveries.delivered, on: connection)
             return BatchOutcome(claimed: rows.count, failed: rows.count - deliveries.delivered.count, firstError: deliveries.firstError)
         }
         if outcome.claimed > 0 {

@@ -7,7 +7,7 @@ import Persistence
 ///
 /// A plain value copied out of the query result, hence `Sendable`.
 struct OutboxRow: Sendable, Hashable {
-    /// The columns `OutboxStore.claim` selects, in this order.
+    /// The columns `OutboxStore.beginAndClaim` selects, in this order.
     static let selectList = "o.id, o.position, o.aggregatetype, o.aggregateid, o.type, o.topic, o.key, o.payload::text, o.headers::text"
 
     /// The header that carries the row's id, so consumers can drop the duplicates that at-least-once allows.

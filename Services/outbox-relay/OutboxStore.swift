@@ -4,7 +4,7 @@ import Persistence
 /// the backlog, delete what retention allows.
 ///
 /// **Claiming, and why each aggregate's rows are published in order by at most one relay at a time.**
-/// `claim` runs inside the caller's transaction and
+/// `beginAndClaim` starts the batch's transaction and
 /// 1. reads the `scanWindow` oldest unpublished rows (by `position`) and, for their aggregates in the order of
 ///    their oldest row, tries `pg_try_advisory_xact_lock(hashtextextended(aggregatetype || ':' || aggregateid,
 ///    0))` — the aggregate lock — until it holds `limit` of them (each has a row to claim, so holding more
@@ -38,10 +38,13 @@ import Persistence
 struct OutboxStore: Sendable {
     let pool: PostgresPool
 
-    /// Claims up to `limit` rows, oldest first, looking for aggregates among the `scanWindow` oldest
-    /// unpublished rows; see the type's documentation. Rows and locks are the caller's transaction's.
-    func claim(limit: Int, scanWindow: Int, on connection: PostgresConnection) async throws -> [OutboxRow] {
-        try await connection.query(
+    /// Begins the batch's transaction on `connection` and claims up to `limit` rows in it, oldest first,
+    /// looking for aggregates among the `scanWindow` oldest unpublished rows; see the type's documentation.
+    /// One round trip (a pipeline: BEGIN, the claim). The transaction stays open, holding the rows and the
+    /// aggregates' locks, until ``markPublishedAndCommit(_:on:)``; a connection given back without it is
+    /// rolled back by the pool, which releases them.
+    func beginAndClaim(limit: Int, scanWindow: Int, on connection: PostgresConnection) async throws -> [OutboxRow] {
+        let claim = try PostgresStatement(
             """
             WITH candidates AS MATERIALIZED (
                 SELECT aggregatetype, aggregateid, min(position) AS first_position
@@ -61,15 +64,19 @@ struct OutboxStore: Sendable {
             LIMIT $2
             FOR UPDATE OF o SKIP LOCKED
             """,
-            scanWindow, limit
-        ).map(OutboxRow.init)
+            scanWindow, limit)
+        return try await connection.pipeline([try PostgresStatement("BEGIN"), claim])[1].map(OutboxRow.init)
     }
 
-    /// Sets `published_at = now()` on the rows (in the caller's transaction, which still holds their locks).
-    func markPublished(_ ids: [String], on connection: PostgresConnection) async throws {
-        guard !ids.isEmpty else { return }
-        try await connection.query(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])", "{" + ids.joined(separator: ",") + "}")
+    /// Sets `published_at = now()` on the rows, in the transaction that still holds their locks, and commits
+    /// it. One round trip (a pipeline: the UPDATE, COMMIT).
+    func markPublishedAndCommit(_ ids: [String], on connection: PostgresConnection) async throws {
+        var statements = [try PostgresStatement("COMMIT")]
+        if !ids.isEmpty {
+            statements.insert(try PostgresStatement(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])", "{" + ids.joined(separator: ",") + "}"), at: 0)
+        }
+        _ = try await connection.pipeline(statements)
     }
 
     /// Unpublished rows and the age in seconds of the oldest (0 when there is none).
