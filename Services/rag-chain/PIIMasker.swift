@@ -16,11 +16,19 @@ struct PIIMasker: Sendable {
         /// A digit run: a match right after another digit (up to two separators between) is part of a longer
         /// number, not this kind (Swift's Regex has no lookbehind to say so).
         let isDigitRun: Bool
+        /// What every match holds at the least: this many ASCII digits, and an `@` when `needsAtSign`. Checked
+        /// once per text, before any regex runs: most text holds no personal data, and Swift's Regex is slow
+        /// (it was most of the rag-chain's CPU time per query that went to masking).
+        let minimumDigits: Int
+        let needsAtSign: Bool
 
-        init(name: String, regex: Regex<AnyRegexOutput>, isDigitRun: Bool = false, accepts: (@Sendable (Substring) -> Bool)? = nil) {
+        init(name: String, regex: Regex<AnyRegexOutput>, isDigitRun: Bool = false, minimumDigits: Int = 0, needsAtSign: Bool = false,
+             accepts: (@Sendable (Substring) -> Bool)? = nil) {
             self.name = name
             self.regex = regex
             self.isDigitRun = isDigitRun
+            self.minimumDigits = minimumDigits
+            self.needsAtSign = needsAtSign
             self.accepts = accepts
         }
 
@@ -56,7 +64,9 @@ struct PIIMasker: Sendable {
     func mask(_ text: String) -> (text: String, masked: [String: Int]) {
         var result = text
         var counts: [String: Int] = [:]
-        for pattern in patterns {
+        let digits = text.utf8.count { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        let hasAtSign = text.utf8.contains(UInt8(ascii: "@"))
+        for pattern in patterns where digits >= pattern.minimumDigits && (hasAtSign || !pattern.needsAtSign) {
             var output = ""
             var rest = result[...]
             while let match = rest.firstMatch(of: pattern.regex) {
@@ -89,11 +99,11 @@ struct PIIMasker: Sendable {
     }
 
     static let builtIn: [Pattern] = [
-        Pattern(name: "email", regex: try! Regex(#"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"#)),
-        Pattern(name: "iban", regex: try! Regex(#"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b"#), accepts: { isValidIBAN($0) }),
-        Pattern(name: "card", regex: try! Regex(#"\b[0-9](?:[ -]?[0-9]){12,18}\b"#), isDigitRun: true, accepts: { passesLuhn($0) }),
+        Pattern(name: "email", regex: try! Regex(#"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"#), needsAtSign: true),
+        Pattern(name: "iban", regex: try! Regex(#"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b"#), minimumDigits: 2, accepts: { isValidIBAN($0) }),
+        Pattern(name: "card", regex: try! Regex(#"\b[0-9](?:[ -]?[0-9]){12,18}\b"#), isDigitRun: true, minimumDigits: 13, accepts: { passesLuhn($0) }),
         // 8 to 15 digits (E.164), not part of a longer run of digits.
-        Pattern(name: "phone", regex: try! Regex(#"(?:\+|\b)[0-9](?:[ ./()-]{0,2}[0-9]){7,14}(?![ ./()-]{0,2}[0-9])"#), isDigitRun: true),
+        Pattern(name: "phone", regex: try! Regex(#"(?:\+|\b)[0-9](?:[ ./()-]{0,2}[0-9]){7,14}(?![ ./()-]{0,2}[0-9])"#), isDigitRun: true, minimumDigits: 8),
     ]
 
     /// The Luhn checksum of the digits in `text` (card numbers).

@@ -23,6 +23,18 @@ struct RagChainUnitTests {
         #expect(throws: (any Error).self) { try PIIMasker.Pattern.parseList("no-equals-sign") }
     }
 
+    @Test("PII masking: each kind alone at its smallest (the digit and @ pre-checks skip no match), configured patterns in text without digits")
+    func piiMaskingAtTheBounds() throws {
+        let masker = PIIMasker(extraPatterns: try PIIMasker.Pattern.parseList(#"codename=Project [A-Z][a-z]+"#))
+        #expect(masker.mask("Call 3012 3456 today.").text == "Call [PHONE] today.", "8 digits: a phone number")
+        #expect(masker.mask("Call 3012 345 today.").text == "Call 3012 345 today.", "7 digits: not one")
+        #expect(masker.mask("Mail ab@cd.de now").text == "Mail [EMAIL] now")
+        #expect(masker.mask("Card 4222222222222 ok").text == "Card [CARD] ok", "13 digits passing Luhn: a card")
+        #expect(masker.mask("IBAN GB82 WEST 1234 5698 7654 32.").text == "IBAN [IBAN].")
+        #expect(masker.mask("About Project Falcon, no digits here.").text == "About [CODENAME], no digits here.")
+        #expect(masker.mask("Nothing personal in this sentence.").masked.isEmpty)
+    }
+
     @Test("model output: cites existing passages, or says NO_ANSWER; anything else is invalid")
     func answerValidation() {
         #expect(AnswerText.check("Twenty-five days [1], see also [3][1].", passageCount: 3) == .answer(cited: [1, 3]))
