@@ -29,6 +29,13 @@ import Synchronization
 /// error instead of blocking for as long as TCP keeps the connection. TCP keepalives and
 /// `tcp_user_timeout` make the kernel notice a dead peer too.
 ///
+/// **Prepared statements.** A statement with parameters is prepared on the session the first time it runs
+/// there (its Parse travels in the same round trip) and reused by name afterwards, so Postgres parses it once
+/// per session and may keep a generic plan (a statement that must be planned for its values says so with
+/// `SET LOCAL plan_cache_mode = force_custom_plan`, as the vector search does). Up to 64 distinct statements
+/// per session; more run unnamed. A connection pooler in front of Postgres must keep protocol-level prepared
+/// statements per client (PgBouncer ≥ 1.21 with `max_prepared_statements`, or session pooling).
+///
 /// **Failures.** Errors are `PostgresError`. After an error with `isConnectionFailure`, `isUsable` is
 /// `false` and the connection should be closed and replaced (the pool does this itself).
 ///
@@ -51,6 +58,8 @@ public final class PostgresConnection: @unchecked Sendable {
     private let cancelHandle: OpaquePointer?  // PGcancel *; PQcancel on it is thread-safe
     private let queue: DispatchQueue
     private let noticeSink: NoticeSink
+    /// The session's named prepared statements; used only on `queue`.
+    private let preparedStatements = PreparedStatements()
     private let state = Mutex(State())
 
     private struct State {
@@ -161,7 +170,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs one statement with parameters `$1`, `$2`, … given in order; `nil` is SQL NULL.
     ///
-    /// Parameters travel separately from the SQL text (`PQexecParams`), so they need no quoting and cannot
+    /// Parameters travel separately from the SQL text (a prepared statement; see above), so they need no quoting and cannot
     /// inject SQL. Pass a `[Float]` to a `vector` parameter as one argument: `query(sql, embedding)`.
     /// The whole result is copied into memory before this returns.
     /// - Throws: `PostgresError`: `.server` with the SQLSTATE for a rejected statement; `.connectionLost`
@@ -177,7 +186,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let texts = try parameters.map { parameter throws -> String? in try parameter?.postgresText() ?? nil }
         let wait = clientWait
         return try await withHandle(cancellable: true) { handle throws(PostgresError) in
-            try LibPQ.execParams(handle, sql, texts, timeout: wait)
+            try LibPQ.execParams(handle, sql, texts, prepared: self.preparedStatements, timeout: wait)
         }
     }
 
@@ -191,7 +200,7 @@ public final class PostgresConnection: @unchecked Sendable {
     public func pipeline(_ statements: [PostgresStatement]) async throws -> [PostgresQueryResult] {
         let wait = clientWait
         return try await withHandle(cancellable: true) { handle throws(PostgresError) in
-            try LibPQ.execPipeline(handle, statements, timeout: wait)
+            try LibPQ.execPipeline(handle, statements, prepared: self.preparedStatements, timeout: wait)
         }
     }
 

@@ -12,4 +12,9 @@ public struct PostgresStatement: Sendable {
         self.sql = sql
         self.parameters = try parameters.map { parameter throws -> String? in try parameter?.postgresText() ?? nil }
     }
+
+    init(sql: String, parameters: [String?]) {
+        self.sql = sql
+        self.parameters = parameters
+    }
 }

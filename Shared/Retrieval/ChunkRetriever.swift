@@ -65,7 +65,7 @@ public struct ChunkRetriever: Sendable {
 
     /// Runs `statement` (the search, or its EXPLAIN) inside a transaction with the search's transaction-local
     /// settings — iterative index scans (see the type's documentation) and the candidate list size — all in
-    /// one round trip (a pipeline: BEGIN, SET LOCAL, SET LOCAL, the statement, COMMIT).
+    /// one round trip (a pipeline: BEGIN, three SET LOCAL, the statement, COMMIT).
     private func searchInTransaction(
         _ statement: String, _ embedding: [Float], tenant: String, visibilities: [String], topK: Int
     ) async throws -> PostgresQueryResult {
@@ -73,10 +73,13 @@ public struct ChunkRetriever: Sendable {
             try PostgresStatement("BEGIN"),
             try PostgresStatement("SET LOCAL hnsw.iterative_scan = relaxed_order"),
             try PostgresStatement("SET LOCAL hnsw.ef_search = \(max(efSearch, topK))"),
+            // The search is a prepared statement of the session; planned for each embedding and limit, never
+            // with a generic plan that could pass over the index.
+            try PostgresStatement("SET LOCAL plan_cache_mode = force_custom_plan"),
             try PostgresStatement(statement, embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore),
             try PostgresStatement("COMMIT"),
         ])
-        return results[3]
+        return results[4]
     }
 
     /// The search: $1 embedding, $2 tenant, $3 model, $4 visibilities (comma-separated), $5 topK, $6 minScore.

@@ -1,5 +1,5 @@
 import Foundation
-import Persistence
+@testable import Persistence
 import Testing
 
 /// `pipeline(_:)`: several statements in one round trip, results in order, and a failure that stops the rest
@@ -79,6 +79,66 @@ struct PostgresPipelineTests {
             #expect(refused?.code == .encoding)
             let stillWorks = try await pool.query("SELECT 5").singleValue(Int.self)
             #expect(stillWorks == 5)
+        }
+    }
+}
+
+/// Statements with parameters run as named prepared statements of the session: parsed once, then reused.
+@Suite(.enabled(if: TestDatabase.shouldRun, TestDatabase.skipMessage), .timeLimit(.minutes(2)))
+struct PostgresPreparedStatementTests {
+    static let preparedOfSession = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'rag\\_%' AND statement = $1"
+
+    @Test func aStatementIsPreparedOnceAndReused() async throws {
+        try await TestDatabase.withConnection { connection in
+            let sql = "SELECT $1::int * 2 /* \(TestDatabase.uniqueName("prepared")) */"
+            for value in 1...3 {
+                #expect(try await connection.query(sql, value).singleValue(Int.self) == value * 2)
+            }
+            _ = try await connection.pipeline([try PostgresStatement(sql, 4), try PostgresStatement(sql, 5)])
+            #expect(try await connection.query(Self.preparedOfSession, sql).singleValue(Int.self) == 1)
+        }
+    }
+
+    @Test func aStatementPreparedInAFailedTransactionStillWorksAfterTheRollback() async throws {
+        try await TestDatabase.withPool(maxConnections: 1) { pool in
+            let sql = "SELECT $1::text || '!' /* \(TestDatabase.uniqueName("rolledback")) */"
+            await #expect(throws: PostgresError.self) {
+                try await pool.pipeline([try PostgresStatement("BEGIN"), try PostgresStatement(sql, "a"), try PostgresStatement("SELECT 1 / 0")])
+            }
+            let again = try await pool.query(sql, "b").singleValue(String.self)
+            #expect(again == "b!")
+        }
+    }
+
+    @Test func aStatementThatDoesNotParseIsNotRemembered() async throws {
+        try await TestDatabase.withConnection { connection in
+            // syntax_error both times: nothing half-prepared is reused.
+            #expect(await Self.sqlState(of: "SELEC $1::int", on: connection) == "42601")
+            #expect(await Self.sqlState(of: "SELEC $1::int", on: connection) == "42601")
+            let sum = try await connection.query("SELECT $1::int + 1", 1).singleValue(Int.self)
+            #expect(sum == 2)
+        }
+    }
+
+    static func sqlState(of sql: String, on connection: PostgresConnection) async -> String? {
+        do {
+            try await connection.query(sql, 1)
+            return nil
+        } catch {
+            return (error as? PostgresError)?.sqlState
+        }
+    }
+
+    @Test func beyondTheSessionsCapacityStatementsRunUnnamed() async throws {
+        try await TestDatabase.withConnection { connection in
+            let marker = TestDatabase.uniqueName("many")
+            for index in 0..<(PreparedStatements.capacity + 6) {
+                let sql = "SELECT $1::int + \(index) /* \(marker) */"
+                #expect(try await connection.query(sql, 1).singleValue(Int.self) == 1 + index)
+            }
+            let prepared = try await connection.query(
+                "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'rag\\_%'").singleValue(Int.self)
+            #expect(prepared == PreparedStatements.capacity)
         }
     }
 }

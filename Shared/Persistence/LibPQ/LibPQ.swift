@@ -116,44 +116,63 @@ enum LibPQ {
         return PostgresError(code: lost ? .connectionLost : .unexpected, message: message, isConnectionFailure: lost)
     }
 
-    /// Runs one statement with text-format parameters (`nil` → SQL NULL) and copies the result. Blocks for
-    /// at most `timeout` (see `collectResults`).
+    /// Runs one statement with text-format parameters (`nil` → SQL NULL) and copies the result: a one-statement
+    /// ``execPipeline(_:_:prepared:timeout:)``, so a statement with parameters is prepared once per session.
     static func execParams(
-        _ connection: OpaquePointer, _ sql: String, _ parameters: [String?], timeout: Duration
+        _ connection: OpaquePointer, _ sql: String, _ parameters: [String?], prepared: PreparedStatements, timeout: Duration
     ) throws(PostgresError) -> PostgresQueryResult {
-        let deadline = ContinuousClock.now + timeout
-        try refuseNUL(parameters)
-        try sendQueryParams(connection, sql, parameters)
-        return try collectResults(connection, deadline: deadline, timeout: timeout)
+        try execPipeline(connection, [PostgresStatement(sql: sql, parameters: parameters)], prepared: prepared, timeout: timeout)[0]
     }
 
     /// Runs `statements` in libpq's pipeline mode: all of them are sent at once, followed by one Sync, and
     /// their results read back in order, so the whole list costs one round trip to the server. Blocks for
     /// at most `timeout` in all.
     ///
+    /// A statement with parameters runs as a named prepared statement of the session (`prepared`): the first
+    /// time, its Parse goes into the same pipeline just before it. Statements without parameters (`BEGIN`,
+    /// `SET LOCAL …`, DDL) run unnamed.
+    ///
     /// After a statement fails, the server skips the rest up to the Sync (libpq reports them as
     /// `PGRES_PIPELINE_ABORTED`); the first error is thrown. A `BEGIN` in the list then leaves the session
     /// inside a failed transaction, which the pool rolls back when the connection comes back.
     static func execPipeline(
-        _ connection: OpaquePointer, _ statements: [PostgresStatement], timeout: Duration
+        _ connection: OpaquePointer, _ statements: [PostgresStatement], prepared: PreparedStatements, timeout: Duration
     ) throws(PostgresError) -> [PostgresQueryResult] {
         let deadline = ContinuousClock.now + timeout
         for statement in statements { try refuseNUL(statement.parameters) }  // before anything is queued
         guard PQenterPipelineMode(connection) == 1 else { throw error(connection: connection) }
+        // What the server answers, in order: a Parse's result where a statement is prepared, then each statement's.
+        enum Reply { case parsed(sql: String, name: String), statement }
+        var replies: [Reply] = []
+        var parsedHere: [String: String] = [:]  // prepared earlier in this pipeline
         for statement in statements {
-            try sendQueryParams(connection, statement.sql, statement.parameters)
+            var name = statement.parameters.isEmpty ? nil : prepared.name(of: statement.sql) ?? parsedHere[statement.sql]
+            if name == nil, !statement.parameters.isEmpty, let fresh = prepared.reserveName() {
+                guard PQsendPrepare(connection, fresh, statement.sql, Int32(statement.parameters.count), nil) == 1 else {
+                    throw error(connection: connection)
+                }
+                replies.append(.parsed(sql: statement.sql, name: fresh))
+                parsedHere[statement.sql] = fresh
+                name = fresh
+            }
+            try send(connection, statement, preparedAs: name)
+            replies.append(.statement)
         }
         guard PQpipelineSync(connection) == 1 else { throw error(connection: connection) }
         try flush(connection, deadline: deadline, timeout: timeout)
         var results: [PostgresQueryResult] = []
         var firstError: PostgresError?
-        for _ in statements {
-            // Each statement's results end with a NULL from PQgetResult.
+        for reply in replies {
+            // Each reply ends with a NULL from PQgetResult.
             while let result = try nextResult(connection, deadline: deadline, timeout: timeout) {
                 defer { PQclear(result) }
                 guard firstError == nil, PQresultStatus(result) != PGRES_PIPELINE_ABORTED else { continue }
                 do throws(PostgresError) {
-                    results.append(try consume(result, connection: connection))
+                    let copied = try consume(result, connection: connection)
+                    switch reply {
+                    case .parsed(let sql, let name): prepared.remember(sql, as: name)
+                    case .statement: results.append(copied)
+                    }
                 } catch {
                     firstError = error
                 }
@@ -176,14 +195,18 @@ enum LibPQ {
         }
     }
 
-    /// Queues one statement with `PQsendQueryParams`.
-    private static func sendQueryParams(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?]) throws(PostgresError) {
-        let owned: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } }
+    /// Queues one statement: `PQsendQueryPrepared` when it is prepared as `name`, else `PQsendQueryParams`.
+    private static func send(_ connection: OpaquePointer, _ statement: PostgresStatement, preparedAs name: String?) throws(PostgresError) {
+        let owned: [UnsafeMutablePointer<CChar>?] = statement.parameters.map { $0.map { strdup($0) } }
         defer { for pointer in owned { free(pointer) } }
         let values: [UnsafePointer<CChar>?] = owned.map { $0.map { UnsafePointer($0) } }
-        guard PQsendQueryParams(connection, sql, Int32(values.count), nil, values, nil, nil, 0) == 1 else {
-            throw error(connection: connection)
+        let count = Int32(values.count)
+        let queued = if let name {
+            PQsendQueryPrepared(connection, name, count, values, nil, nil, 0)
+        } else {
+            PQsendQueryParams(connection, statement.sql, count, nil, values, nil, nil, 0)
         }
+        guard queued == 1 else { throw error(connection: connection) }
     }
 
     /// Runs a script of one or more statements, without parameters, through the simple query protocol
