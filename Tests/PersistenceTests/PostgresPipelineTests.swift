@@ -129,6 +129,27 @@ struct PostgresPreparedStatementTests {
         }
     }
 
+    @Test func aStatementWhoseResultColumnsChangedIsPreparedAfresh() async throws {
+        try await TestDatabase.withConnection { connection in
+            let table = TestDatabase.uniqueName("altered")
+            try await connection.query("CREATE TABLE \(table) (id int PRIMARY KEY)")
+            try await connection.query("INSERT INTO \(table) VALUES (1)")
+            let sql = "SELECT * FROM \(table) WHERE id = $1"
+            #expect(try await connection.query(sql, 1).columns.count == 1)
+            try await connection.query("ALTER TABLE \(table) ADD COLUMN note text")
+            // The first run after the change may fail (SQLSTATE 0A000, the server's rule for a prepared
+            // statement whose result changed); the next one is prepared again and sees the new column.
+            do {
+                #expect(try await connection.query(sql, 1).columns.count == 2)
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "0A000", "\(error)")
+            }
+            #expect(try await connection.query(sql, 1).columns.count == 2)
+            #expect(try await connection.query(sql, 1).columns.count == 2)
+            try await connection.query("DROP TABLE \(table)")
+        }
+    }
+
     @Test func beyondTheSessionsCapacityStatementsRunUnnamed() async throws {
         try await TestDatabase.withConnection { connection in
             let marker = TestDatabase.uniqueName("many")

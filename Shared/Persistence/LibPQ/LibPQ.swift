@@ -142,7 +142,7 @@ enum LibPQ {
         for statement in statements { try refuseNUL(statement.parameters) }  // before anything is queued
         guard PQenterPipelineMode(connection) == 1 else { throw error(connection: connection) }
         // What the server answers, in order: a Parse's result where a statement is prepared, then each statement's.
-        enum Reply { case parsed(sql: String, name: String), statement }
+        enum Reply { case parsed(sql: String, name: String), statement(sql: String, prepared: Bool) }
         var replies: [Reply] = []
         var parsedHere: [String: String] = [:]  // prepared earlier in this pipeline
         for statement in statements {
@@ -156,7 +156,7 @@ enum LibPQ {
                 name = fresh
             }
             try send(connection, statement, preparedAs: name)
-            replies.append(.statement)
+            replies.append(.statement(sql: statement.sql, prepared: name != nil))
         }
         guard PQpipelineSync(connection) == 1 else { throw error(connection: connection) }
         try flush(connection, deadline: deadline, timeout: timeout)
@@ -175,6 +175,9 @@ enum LibPQ {
                     }
                 } catch {
                     firstError = error
+                    // A table's columns changed under a prepared `SELECT *` or `RETURNING *` (SQLSTATE 0A000,
+                    // "cached plan must not change result type"): prepare it afresh next time.
+                    if case .statement(let sql, true) = reply, error.sqlState == "0A000" { prepared.forget(sql) }
                 }
             }
         }

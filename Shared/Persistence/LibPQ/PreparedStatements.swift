@@ -26,4 +26,9 @@ final class PreparedStatements {
     func remember(_ sql: String, as name: String) {
         names[sql] = name
     }
+
+    /// Stops using the statement prepared for `sql` (it stays on the server under its name, unused).
+    func forget(_ sql: String) {
+        names[sql] = nil
+    }
 }
