@@ -183,11 +183,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one statement with an array of parameters (for statements built at run time); see `query(_:_:)`.
     @discardableResult
     public func query(_ sql: String, parameters: [(any PostgresEncodable)?]) async throws -> PostgresQueryResult {
-        let texts = try parameters.map { parameter throws -> String? in try parameter?.postgresText() ?? nil }
-        let wait = clientWait
-        return try await withHandle(cancellable: true) { handle throws(PostgresError) in
-            try LibPQ.execParams(handle, sql, texts, prepared: self.preparedStatements, timeout: wait)
-        }
+        try await pipeline([PostgresStatement(sql, parameters: parameters)])[0]  // a pipeline of one
     }
 
     /// Runs `statements` one after another in a single round trip (libpq's pipeline mode) and returns their

@@ -103,18 +103,15 @@ public final class PostgresPool: Sendable {
     /// Runs one statement on a borrowed connection (autocommit); see `PostgresConnection.query(_:_:)`.
     @discardableResult
     public func query(_ sql: String, _ parameters: (any PostgresEncodable)?...) async throws -> PostgresQueryResult {
-        let texts = try parameters.map { parameter throws -> String? in try parameter?.postgresText() ?? nil }
-        return try await withConnection { connection in
-            try await connection.query(sql, parameters: texts)
-        }
+        try await query(sql, parameters: parameters)
     }
 
     /// Runs one statement with an array of parameters on a borrowed connection (autocommit).
     @discardableResult
     public func query(_ sql: String, parameters: [(any PostgresEncodable)?]) async throws -> PostgresQueryResult {
-        let texts = try parameters.map { parameter throws -> String? in try parameter?.postgresText() ?? nil }
+        let statement = try PostgresStatement(sql, parameters: parameters)  // encoded before a connection is taken
         return try await withConnection { connection in
-            try await connection.query(sql, parameters: texts)
+            try await connection.pipeline([statement])[0]
         }
     }
 

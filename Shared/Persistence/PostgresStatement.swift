@@ -9,12 +9,13 @@ public struct PostgresStatement: Sendable {
     /// A statement with parameters `$1`, `$2`, … given in order, as for `PostgresConnection.query(_:_:)`.
     /// - Throws: `PostgresError` (`.encoding`) for a parameter without a text form.
     public init(_ sql: String, _ parameters: (any PostgresEncodable)?...) throws {
-        self.sql = sql
-        self.parameters = try parameters.map { parameter throws -> String? in try parameter?.postgresText() ?? nil }
+        try self.init(sql, parameters: parameters)
     }
 
-    init(sql: String, parameters: [String?]) {
+    /// A statement with an array of parameters (for statements built at run time).
+    /// - Throws: `PostgresError` (`.encoding`) for a parameter without a text form.
+    public init(_ sql: String, parameters: [(any PostgresEncodable)?]) throws {
         self.sql = sql
-        self.parameters = parameters
+        self.parameters = try parameters.map { parameter throws -> String? in try parameter?.postgresText() ?? nil }
     }
 }

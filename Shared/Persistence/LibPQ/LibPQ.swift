@@ -116,14 +116,6 @@ enum LibPQ {
         return PostgresError(code: lost ? .connectionLost : .unexpected, message: message, isConnectionFailure: lost)
     }
 
-    /// Runs one statement with text-format parameters (`nil` → SQL NULL) and copies the result: a one-statement
-    /// ``execPipeline(_:_:prepared:timeout:)``, so a statement with parameters is prepared once per session.
-    static func execParams(
-        _ connection: OpaquePointer, _ sql: String, _ parameters: [String?], prepared: PreparedStatements, timeout: Duration
-    ) throws(PostgresError) -> PostgresQueryResult {
-        try execPipeline(connection, [PostgresStatement(sql: sql, parameters: parameters)], prepared: prepared, timeout: timeout)[0]
-    }
-
     /// Runs `statements` in libpq's pipeline mode: all of them are sent at once, followed by one Sync, and
     /// their results read back in order, so the whole list costs one round trip to the server. Blocks for
     /// at most `timeout` in all.
