@@ -69,6 +69,7 @@ public struct ChunkRetriever: Sendable {
     private func searchInTransaction(
         _ statement: String, _ embedding: [Float], tenant: String, visibilities: [String], topK: Int
     ) async throws -> PostgresQueryResult {
+        let search = try PostgresStatement(statement, embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore)
         let results = try await pool.pipeline([
             try PostgresStatement("BEGIN"),
             try PostgresStatement("SET LOCAL hnsw.iterative_scan = relaxed_order"),
@@ -76,10 +77,10 @@ public struct ChunkRetriever: Sendable {
             // The search is a prepared statement of the session; planned for each embedding and limit, never
             // with a generic plan that could pass over the index.
             try PostgresStatement("SET LOCAL plan_cache_mode = force_custom_plan"),
-            try PostgresStatement(statement, embedding, tenant, model, visibilities.joined(separator: ","), topK, minScore),
+            search,
             try PostgresStatement("COMMIT"),
         ])
-        return results[4]
+        return results[results.count - 2]  // the search's, before COMMIT's
     }
 
     /// The search: $1 embedding, $2 tenant, $3 model, $4 visibilities (comma-separated), $5 topK, $6 minScore.
